@@ -1,0 +1,74 @@
+"""Error pages: 400, 403, 404, 405, 500 and 503 (database unreachable), rendered from templates."""
+from __future__ import annotations
+
+import logging
+
+from flask import jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+def _wants_json() -> bool:
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def _page(code: int, template: str, **ctx):
+    if _wants_json():
+        return jsonify({"error": code}), code
+    try:
+        return render_template(template, code=code, **ctx), code
+    except Exception:  # the error page itself must not fail (e.g. the database is down)
+        log.exception("rendering the %s page failed", code)
+        return render_template("errors/minimal.html", code=code), code
+
+
+def init_app(app) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc):
+        return _page(400, "errors/400.html", reason="csrf")
+
+    @app.errorhandler(400)
+    def bad_request(exc):
+        return _page(400, "errors/400.html")
+
+    @app.errorhandler(403)
+    def forbidden(exc):
+        return _page(403, "errors/403.html")
+
+    @app.errorhandler(404)
+    def not_found(exc):
+        return _page(404, "errors/404.html")
+
+    @app.errorhandler(405)
+    def not_allowed(exc):
+        return _page(405, "errors/405.html")
+
+    @app.errorhandler(OperationalError)
+    def db_down(exc):
+        from hesk_py.extensions import db
+
+        db.session.rollback()
+        log.error("database unreachable: %s", type(exc.orig).__name__ if exc.orig else exc)
+        return _page(503, "errors/503.html")
+
+    @app.errorhandler(DBAPIError)
+    def db_error(exc):
+        from hesk_py.extensions import db
+
+        db.session.rollback()
+        if exc.connection_invalidated:
+            return _page(503, "errors/503.html")
+        log.exception("database error")
+        return _page(500, "errors/500.html")
+
+    @app.errorhandler(500)
+    def server_error(exc):
+        return _page(500, "errors/500.html")
+
+    @app.errorhandler(HTTPException)
+    def other_http(exc):
+        return _page(exc.code or 500, "errors/generic.html", description=exc.description)

@@ -1,0 +1,60 @@
+"""Logging: to standard error or a file, with a filter that keeps passwords and secrets out."""
+from __future__ import annotations
+
+import logging
+import re
+
+# key=value, "key": "value" and URL credentials (scheme://user:password@host)
+_SECRET_PATTERNS = [
+    re.compile(r"(?i)((?:password|passwd|pass|secret|secret_key|token|csrf_token|smtp_password|api_key)"
+               r"[\"']?\s*[:=]\s*[\"']?)([^\s\"'&,;]+)"),
+    re.compile(r"(?i)([a-z][a-z0-9+.-]*://[^:/\s@]+:)([^@\s]+)(@)"),
+]
+
+
+def redact(text: str) -> str:
+    for pattern in _SECRET_PATTERNS:
+        if pattern.groups == 3:
+            text = pattern.sub(r"\1***\3", text)
+        else:
+            text = pattern.sub(r"\1***", text)
+    return text
+
+
+class RedactSecrets(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:
+            return True
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg = cleaned
+            record.args = None
+        if record.exc_info and record.exc_info[1] is not None:
+            # exception text is formatted later; redact it through the formatter below
+            pass
+        return True
+
+
+class RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+def init_app(app) -> None:
+    level = getattr(logging, str(app.config.get("HESK_LOG_LEVEL", "INFO")).upper(), logging.INFO)
+    path = app.config.get("HESK_LOG_FILE")
+    handler: logging.Handler = logging.FileHandler(path, encoding="utf-8") if path else logging.StreamHandler()
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactSecrets())
+    for name in ("hesk_py", "admin", "install"):
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        if not any(isinstance(h.formatter, RedactingFormatter) for h in logger.handlers):
+            logger.addHandler(handler)
+        logger.propagate = False
+    app.logger.handlers.clear()
+    app.logger.addHandler(handler)
+    app.logger.setLevel(level)
+    app.logger.propagate = False
