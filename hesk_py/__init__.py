@@ -41,6 +41,7 @@ def create_app(test_config: dict | None = None):
     from hesk_py.extensions import babel, csrf, db, login_manager, migrate, talisman
 
     db.init_app(app)
+    _init_sqlite(app)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent / "migrations"),
                      render_as_batch=True, compare_type=True)
     csrf.init_app(app)
@@ -136,6 +137,28 @@ def _finish_config(app) -> None:
     app.config["SESSION_COOKIE_SECURE"] = app.config["HESK_SECURE_COOKIES"]
     app.config["REMEMBER_COOKIE_SECURE"] = app.config["HESK_SECURE_COOKIES"]
     app.config["SESSION_COOKIE_NAME"] = "hesk_session"
+
+
+def _init_sqlite(app) -> None:
+    """SQLite: enforce foreign keys, wait instead of failing when another thread writes, use WAL."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    from sqlalchemy import event
+
+    from hesk_py.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn, _record):
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        if app.config["SQLALCHEMY_DATABASE_URI"] not in ("sqlite://", "sqlite:///:memory:"):
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
 
 
 def _init_mail_after_request(app) -> None:

@@ -45,7 +45,10 @@ def select_timezone() -> str:
 def init_app(app) -> None:
     from hesk_py.services.defaults import label
 
-    app.jinja_env.globals.update(status_name=label, priority_name=label, category_name=label)
+    from flask_babel import get_locale, get_timezone
+
+    app.jinja_env.globals.update(status_name=label, priority_name=label, category_name=label,
+                                 get_locale=get_locale, get_timezone=get_timezone)
 
     @app.context_processor
     def _languages():

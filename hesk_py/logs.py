@@ -31,9 +31,6 @@ class RedactSecrets(logging.Filter):
         if cleaned != message:
             record.msg = cleaned
             record.args = None
-        if record.exc_info and record.exc_info[1] is not None:
-            # exception text is formatted later; redact it through the formatter below
-            pass
         return True
 
 
@@ -51,8 +48,10 @@ def init_app(app) -> None:
     for name in ("hesk_py", "admin", "install"):
         logger = logging.getLogger(name)
         logger.setLevel(level)
-        if not any(isinstance(h.formatter, RedactingFormatter) for h in logger.handlers):
-            logger.addHandler(handler)
+        for old in [h for h in logger.handlers if isinstance(h.formatter, RedactingFormatter)]:
+            logger.removeHandler(old)
+            old.close()
+        logger.addHandler(handler)
         logger.propagate = False
     app.logger.handlers.clear()
     app.logger.addHandler(handler)
