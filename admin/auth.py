@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 
 from admin.forms import LoginForm, LogoutForm
-from hesk_py.services import accounts
+from hesk_py.services import accounts, attempts
 
 bp = Blueprint("auth", __name__)
 
@@ -27,12 +27,19 @@ def _safe_next(target: str | None) -> str | None:
 def login():
     form = LoginForm()
     error = None
+    ip = request.remote_addr or ""
     if form.validate_on_submit():
+        blocked = attempts.minutes_left(ip)
+        if blocked:
+            error = _("Too many failed attempts. Try again in %(n)s minutes.", n=blocked)
+            return render_template("admin/auth/login.html", form=form, error=error), 429
         user = accounts.authenticate(form.username.data, form.password.data)
         if user is not None:
+            attempts.clear(ip)
             session.clear()  # a fresh session at login (no fixation)
             login_user(user, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")) or url_for("admin.tickets.index"))
+        attempts.record_failure(ip)
         error = _("Wrong username or password.")
     elif request.method == "POST" and not form.errors.get("csrf_token"):
         error = _("Enter your username and password.")

@@ -152,6 +152,9 @@ def _init_sqlite(app) -> None:
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn, _record):
+        # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin, so SAVEPOINTs and
+        # rollbacks behave as on MySQL (the sqlite3 module's own handling would commit a released savepoint).
+        dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
@@ -159,6 +162,10 @@ def _init_sqlite(app) -> None:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("BEGIN")
 
 
 def _init_mail_after_request(app) -> None:

@@ -215,7 +215,8 @@ class QueryCounter:
         return len(self.statements)
 
     def __call__(self, conn, cursor, statement, parameters, context, executemany):
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO", "PRAGMA")):
+        if not statement.lstrip().upper().startswith(
+                ("SAVEPOINT", "RELEASE", "ROLLBACK", "PRAGMA", "BEGIN", "COMMIT")):
             self.statements.append(statement)
 
 
@@ -265,21 +266,36 @@ class _Inbox:
 
 @pytest.fixture
 def smtp_server(app):
-    """aiosmtpd on a free loopback port, with the help desk's SMTP settings pointing at it."""
+    """aiosmtpd on a free loopback port, with the help desk's SMTP settings pointing at it.
+    ``smtp_server.stop()`` / ``.start()`` take the server down and bring it back on the same port."""
     from aiosmtpd.controller import Controller
 
+    import socket
+
     inbox = _Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=0)
-    controller.start()
-    port = controller.server.sockets[0].getsockname()[1]
-    inbox.port = port
-    inbox.controller = controller
+    with socket.socket() as probe:  # a free port (aiosmtpd checks it can connect, so 0 will not do)
+        probe.bind(("127.0.0.1", 0))
+        inbox.port = probe.getsockname()[1]
+    inbox.controller = None
+
+    def start():
+        inbox.controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
+        inbox.controller.start()
+
+    def stop():
+        if inbox.controller is not None:
+            inbox.controller.stop()
+            inbox.controller = None
+
+    inbox.start, inbox.stop = start, stop
+    start()
+    port = inbox.port
     with app.app_context():
         from hesk_py import settings
 
         settings.save({"smtp": True, "smtp_host_name": "127.0.0.1", "smtp_host_port": port, "smtp_enc": ""})
     yield inbox
-    controller.stop()
+    stop()
 
 
 # --- the app served by waitress ------------------------------------------------------------------

@@ -33,10 +33,10 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     categories: Mapped[list[UserCategory]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin", back_populates="user"
+        cascade="all, delete-orphan", lazy="select", back_populates="user"
     )
     features: Mapped[list[UserFeature]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin", back_populates="user"
+        cascade="all, delete-orphan", lazy="select", back_populates="user"
     )
 
     @property

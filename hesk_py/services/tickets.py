@@ -233,7 +233,7 @@ def create_ticket(
     if priority_id is None and category is not None:
         priority_id = category.default_priority_id
     priority = db.session.get(Priority, priority_id) if priority_id else None
-    if priority is None:
+    if priority is None and category is not None:
         errors["priority"] = str(_l("Please choose a priority."))
     if errors:
         raise InvalidTicketData(errors)

@@ -1,6 +1,6 @@
 """Initial schema: tickets, replies, notes, attachments, history, customers, staff, lookups, outbox, settings.
 
-Revision ID: a9e39552033e
+Revision ID: 0001
 Revises: 
 Create Date: 2026-11-23 08:08:35.793754
 
@@ -17,7 +17,7 @@ TABLE_OPTIONS = {
 }
 
 # revision identifiers, used by Alembic.
-revision = 'a9e39552033e'
+revision = '0001'
 down_revision = None
 branch_labels = None
 depends_on = None
