@@ -165,7 +165,10 @@ def _init_sqlite(app) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn):
-        conn.exec_driver_sql("BEGIN")
+        # IMMEDIATE: take the write lock at the start, so a transaction that reads and then writes
+        # waits its turn (busy_timeout) instead of failing with "database is locked" when another
+        # thread wrote in between. SQLite has one writer at a time anyway.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _init_mail_after_request(app) -> None:
