@@ -23,6 +23,8 @@ setup(
         "Flask-SQLAlchemy>=3.1,<4",
         "SQLAlchemy>=2.0,<3",
         "PyMySQL[rsa]>=1.1,<2",
+        # Fernet encrypts the mail passwords stored in Settings (also needed by PyMySQL[rsa])
+        "cryptography>=42,<51",
         "Flask-WTF>=1.2,<2",
         "WTForms>=3.1,<4",
         "email-validator>=2.1,<3",

@@ -1,28 +1,28 @@
 """The staff panel: blueprint ``admin`` at /admin, one child blueprint per area, one login guard."""
 from __future__ import annotations
 
-from flask import Blueprint, g, request
-from flask_login import current_user
+from flask import Blueprint
 
-from admin import auth, tickets
+from admin import auth, mfa, profile, security, tickets, upgrade, welcome
+from admin import knowledgebase
+from admin import settings as settings_pages
 
 bp = Blueprint("admin", __name__)
 
-# Endpoints reachable without logging in.
-PUBLIC_ENDPOINTS = {"admin.auth.login"}
+# Endpoints reachable without logging in (admin/security.py keeps the list and the guard).
+PUBLIC_ENDPOINTS = security.PUBLIC_ENDPOINTS
 
 
 @bp.before_request
 def _require_login():
-    from hesk_py.extensions import login_manager
-
-    if request.endpoint in PUBLIC_ENDPOINTS:
-        return None
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    g.hesk_user_language = current_user.language
-    return None
+    return security.guard()
 
 
 bp.register_blueprint(auth.bp)
+bp.register_blueprint(profile.bp, url_prefix="/profile")
+bp.register_blueprint(mfa.bp, url_prefix="/mfa")
 bp.register_blueprint(tickets.bp)
+bp.register_blueprint(settings_pages.bp)
+bp.register_blueprint(upgrade.bp, url_prefix="/upgrade")
+bp.register_blueprint(welcome.bp, url_prefix="/welcome")
+bp.register_blueprint(knowledgebase.bp)

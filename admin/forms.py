@@ -1,8 +1,25 @@
 """Forms of the staff panel."""
+import re
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms import (
+    BooleanField,
+    DateField,
+    Field,
+    HiddenField,
+    IntegerField,
+    MultipleFileField,
+    PasswordField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
+from wtforms.widgets import TextInput
 
 
 class LoginForm(FlaskForm):
@@ -13,3 +30,226 @@ class LoginForm(FlaskForm):
 
 class LogoutForm(FlaskForm):
     """Only the CSRF token: logging out is a POST."""
+
+
+# --- sign-in, second factor, password reset, re-authentication, profile (admin/auth.py, mfa.py, profile.py)
+
+class ActionForm(FlaskForm):
+    """Only the CSRF token: a button that changes something."""
+
+
+class MfaCodeForm(FlaskForm):
+    code = StringField(_l("Verification code"), validators=[DataRequired(), Length(max=32)])
+
+
+class ForgotPasswordForm(FlaskForm):
+    username = StringField(_l("Username or email"), validators=[DataRequired(), Length(max=255)])
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=256)])
+    confirm = PasswordField(_l("Confirm the new password"), validators=[DataRequired(), Length(max=256)])
+
+
+class ElevatorForm(FlaskForm):
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)])
+
+
+def _language_choices():
+    from hesk_py.i18n import LANGUAGES
+
+    return [SelectChoice("", _l("The help desk's language"))] + [SelectChoice(code, name)
+                                                                 for code, name in LANGUAGES.items()]
+
+
+class ProfileForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=255)])
+    email = StringField(_l("Email"), validators=[DataRequired(), Email(check_deliverability=False),
+                                                 Length(max=255)])
+    nickname = StringField(_l("Nickname"), validators=[Optional(), Length(max=255)])
+    signature = TextAreaField(_l("Signature"), validators=[Optional(), Length(max=1000)])
+    language = SelectField(_l("Language"), choices=[], validate_choice=True)
+    current_password = PasswordField(_l("Current password (only to change the email address)"),
+                                     validators=[Optional(), Length(max=256)])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.language.choices = _language_choices()
+
+
+class PasswordForm(FlaskForm):
+    old_password = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=256)])
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=256)])
+    confirm_password = PasswordField(_l("Confirm the new password"), validators=[DataRequired(),
+                                                                                  Length(max=256)])
+
+
+class PreferencesForm(FlaskForm):
+    afterreply = SelectField(_l("After replying to a ticket"), coerce=int, choices=[
+        SelectChoice(0, _l("Show the ticket")), SelectChoice(1, _l("Go back to the ticket list")),
+        SelectChoice(2, _l("Open the next ticket that needs my reply"))])
+    autostart = BooleanField(_l("Start the time worked timer when I open a ticket"))
+    notify_customer_new = BooleanField(_l("Tick \"notify the customer\" on new tickets I submit"))
+    notify_customer_reply = BooleanField(_l("Tick \"notify the customer\" on my replies"))
+    show_suggested = BooleanField(_l("Show suggested knowledgebase articles"))
+    autoreload = IntegerField(_l("Reload the ticket list every (seconds, 0 = never)"),
+                              validators=[NumberRange(min=0, max=86400)], default=0)
+
+
+def _add_notify_fields():
+    # one checkbox per HESK notify_* flag, in HESK's order
+    from hesk_py.services.accounts import NOTIFY_FLAGS
+
+    for key, label in NOTIFY_FLAGS.items():
+        setattr(PreferencesForm, key, BooleanField(label))
+
+
+_add_notify_fields()
+
+
+# --- tickets (admin/tickets.py) ----------------------------------------------------------------------
+
+_DURATION_RE = re.compile(r"^\s*(?:(\d{1,5}):)?(\d{1,2})(?::(\d{1,2}))?\s*$")
+
+
+def parse_duration(text: str) -> int | None:
+    """Seconds from HESK's time worked format: ``H:MM:SS``, ``H:MM`` or a number of minutes.
+    None when it cannot be read."""
+    text = (text or "").strip()
+    if not text:
+        return 0
+    if text.isdigit():
+        return int(text) * 60 if len(text) <= 6 else None
+    match = _DURATION_RE.match(text)
+    if not match:
+        return None
+    hours, minutes, seconds = match.group(1), match.group(2), match.group(3)
+    if hours is None and seconds is None:
+        return None
+    if hours is None:  # "MM:SS" is ambiguous with H:MM; HESK's form always has H:MM:SS, so read H:MM
+        hours, minutes, seconds = minutes, seconds, "0"
+    h, m, s = int(hours), int(minutes), int(seconds or 0)
+    if m > 59 or s > 59:
+        return None
+    return h * 3600 + m * 60 + s
+
+
+def format_duration(seconds: int | None) -> str:
+    seconds = int(seconds or 0)
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+class DurationField(Field):
+    """A time worked as ``H:MM:SS``; ``data`` is seconds."""
+
+    widget = TextInput()
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        return format_duration(self.data) if self.data is not None else "0:00:00"
+
+    def process_formdata(self, valuelist):
+        if valuelist:
+            seconds = parse_duration(valuelist[0])
+            if seconds is None:
+                self.data = None
+                raise ValueError(_l("Enter the time as hours:minutes:seconds, for example 1:30:00."))
+            self.data = seconds
+
+
+class ReplyForm(FlaskForm):
+    message = TextAreaField(_l("Message"), validators=[Length(max=1_000_000)])
+    attachments = MultipleFileField(_l("Attachments"))
+    # ids of their own: the ticket page also has the status and priority forms of the sidebar
+    status = SelectField(_l("Ticket status after this reply"), coerce=int, choices=[], id="reply-status")
+    priority = SelectField(_l("Change priority to"), coerce=int, choices=[], id="reply-priority")
+    notify = BooleanField(_l("Send an email notification of this reply to the customer"))
+    sign = BooleanField(_l("Attach my signature"), default=True)
+    assign_self = BooleanField(_l("Assign this ticket to myself"))
+    time_spent = DurationField(_l("Time worked on this reply"), default=0)
+    last_reply_id = HiddenField()
+    submit = SubmitField(_l("Submit reply"))
+    save_draft = SubmitField(_l("Save and continue later"))
+    as_customer = SubmitField(_l("Submit as customer reply"))
+
+
+class NoteForm(FlaskForm):
+    message = TextAreaField(_l("Note"), validators=[DataRequired(), Length(max=1_000_000)], id="note-message")
+    attachments = MultipleFileField(_l("Attachments"), id="note-attachments")
+
+
+class EditNoteForm(FlaskForm):
+    message = TextAreaField(_l("Note"), validators=[DataRequired(), Length(max=1_000_000)])
+
+
+class EditMessageForm(FlaskForm):
+    subject = StringField(_l("Subject"), validators=[Length(max=255)])
+    message = TextAreaField(_l("Message"), validators=[DataRequired(), Length(max=1_000_000)])
+
+
+class EditReplyForm(FlaskForm):
+    message = TextAreaField(_l("Message"), validators=[DataRequired(), Length(max=1_000_000)])
+
+
+class AssignForm(FlaskForm):
+    owner = SelectField(_l("Assigned to"), choices=[])
+
+
+class StatusForm(FlaskForm):
+    status = SelectField(_l("Status"), coerce=int, choices=[])
+
+
+class PriorityForm(FlaskForm):
+    priority = SelectField(_l("Priority"), coerce=int, choices=[])
+
+
+class CategoryForm(FlaskForm):
+    category = SelectField(_l("Category"), coerce=int, choices=[])
+
+
+class DueDateForm(FlaskForm):
+    due_date = DateField(_l("Due date"), validators=[Optional()])
+    remove = SubmitField(_l("Remove the due date"))
+
+
+class TimeWorkedForm(FlaskForm):
+    time_worked = DurationField(_l("Time worked"), default=0)
+
+
+class LinkForm(FlaskForm):
+    other = StringField(_l("Link to ticket (tracking ID or number)"), validators=[DataRequired(), Length(max=20)])
+
+
+class NewTicketForm(FlaskForm):
+    name = StringField(_l("Customer name"), validators=[DataRequired(), Length(max=255)])
+    email = StringField(_l("Customer email"), validators=[Optional(), Length(max=255)])
+    category = SelectField(_l("Category"), coerce=int, choices=[])
+    priority = SelectField(_l("Priority"), coerce=int, choices=[])
+    status = SelectField(_l("Status"), coerce=int, choices=[])
+    owner = SelectField(_l("Owner"), choices=[])
+    subject = StringField(_l("Subject"), validators=[DataRequired(), Length(max=255)])
+    message = TextAreaField(_l("Message"), validators=[DataRequired(), Length(max=1_000_000)])
+    attachments = MultipleFileField(_l("Attachments"))
+    due_date = DateField(_l("Due date"), validators=[Optional()])
+    notify = BooleanField(_l("Send an email notification to the customer"))
+    show = BooleanField(_l("Show the ticket after submission"), default=True)
+
+
+class DefaultViewForm(FlaskForm):
+    """Save (or, with ``reset``, forget) the current list as the staff member's default view."""
+
+    query = HiddenField()
+    reset = SubmitField(_l("Reset the default view"))
+
+
+def choices(pairs) -> list[SelectChoice]:
+    """(value, label) pairs as the SelectChoice objects WTForms wants (tuples are deprecated)."""
+    return [SelectChoice(value=value, label=label) for value, label in pairs]
+
+
+class AutoReloadForm(FlaskForm):
+    autoreload = SelectField(_l("Reload this list every"), coerce=int, choices=choices([
+        (0, _l("never")), (30, _l("30 seconds")), (60, _l("1 minute")), (120, _l("2 minutes")),
+        (300, _l("5 minutes")), (600, _l("10 minutes"))]))
+    back = HiddenField()

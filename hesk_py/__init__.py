@@ -45,6 +45,10 @@ def create_app(test_config: dict | None = None):
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent / "migrations"),
                      render_as_batch=True, compare_type=True)
     csrf.init_app(app)
+    from hesk_py.extensions import limiter
+    from hesk_py.services import ratelimit  # noqa: F401  (registers the heskdb:// rate-limit storage)
+
+    limiter.init_app(app)
     from hesk_py import i18n
 
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
@@ -84,6 +88,9 @@ def create_app(test_config: dict | None = None):
 
     app.register_blueprint(public_bp)
     app.register_blueprint(health.bp)
+    from hesk_py import branding
+
+    app.register_blueprint(branding.bp)
     errors.init_app(app)
 
     from admin import bp as admin_bp

@@ -36,7 +36,7 @@ def main():
 
 def init_app(app) -> None:
     """Commands are also reachable as ``flask --app hesk_py <verb>``."""
-    for command in (serve, install_cmd, upgrade, cron, pipe, settings_group, create_admin):
+    for command in (serve, install_cmd, upgrade, cron, pipe, settings_group, create_admin, reset_mfa):
         app.cli.add_command(command)
 
 
@@ -234,7 +234,10 @@ def settings_set(key, value):
     except settings.UnknownSetting as exc:
         raise click.ClickException(str(exc)) from None
     except settings.SettingsError as exc:
-        raise click.ClickException(f"{key}: {exc.errors[key]}") from None
+        # a rule between settings may blame another key ("question_ask" when turning the question on)
+        raise click.ClickException(
+            "; ".join(f"{k}: {msg}" for k, msg in exc.errors.items()) + " " + _("Nothing was changed.")
+        ) from None
     if changed:
         click.echo(_("%(key)s changed to %(value)s", key=key, value=settings.display(key, settings.get(key))))
     else:
@@ -259,3 +262,21 @@ def create_admin(username, email, name, password):
             click.echo(f"{field}: {message}", err=True)
         raise SystemExit(1) from None
     click.echo(_("Administrator %(name)s created.", name=user.username))
+
+
+@click.command("reset-mfa")
+@click.argument("username")
+@with_appcontext
+def reset_mfa(username):
+    """Turn off a staff member's two-factor authentication (lost phone and backup codes); their sessions end."""
+    _require_installed()
+    from hesk_py.services import accounts, mfa
+
+    user = accounts.find_user_by_login(username)
+    if user is None:
+        raise click.ClickException(_("No staff account has the username or email %(name)s.", name=username))
+    if not user.mfa_method:
+        click.echo(_("%(name)s has no two-factor authentication.", name=user.username))
+        return
+    mfa.disable(user)
+    click.echo(_("Two-factor authentication of %(name)s has been reset.", name=user.username))

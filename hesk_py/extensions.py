@@ -3,6 +3,8 @@
 Importing from here (never from ``hesk_py/__init__``) avoids circular imports.
 """
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -31,3 +33,8 @@ csrf = CSRFProtect()
 babel = Babel()
 login_manager = LoginManager()
 talisman = Talisman()
+# Counters live in the database (hesk_py/services/ratelimit.py registers the heskdb:// storage), so every
+# process and machine counts together. No default limits: only the routes that say so are limited.
+# A storage failure lets the request through (the view then meets the database error itself).
+limiter = Limiter(key_func=get_remote_address, storage_uri="heskdb://", strategy="fixed-window",
+                  swallow_errors=True)

@@ -1,28 +1,65 @@
 """Every table of the help desk. Import models from here: ``from hesk_py.models import Ticket``."""
 from hesk_py.models.customers import Customer
 from hesk_py.models.outbox import OUTBOX_FAILED, OUTBOX_QUEUED, OUTBOX_SENT, OutboxMessage
-from hesk_py.models.security import FailedAttempt
+from hesk_py.models.custom_fields import CustomField
+from hesk_py.models.jobs import JobRun
+from hesk_py.models.knowledgebase import (
+    KbArticle, KbArticleRevision, KbAttachment, KbCategory, KbTerm, KbVote,
+)
+from hesk_py.models.security import BannedEmail, BannedIP, FailedAttempt, RateLimitCounter, UsedFormToken
 from hesk_py.models.settings import Setting
 from hesk_py.models.tickets import Attachment, Note, Reply, Ticket, TicketEvent
-from hesk_py.models.users import User, UserCategory, UserFeature
+from hesk_py.models.ticket_work import (
+    ReplyDraft,
+    TicketAlias,
+    TicketBookmark,
+    TicketLink,
+    TicketTimer,
+    TicketViewer,
+)
+from hesk_py.models.users import (
+    AuthToken, MfaBackupCode, MfaEmailCode, PasswordReset, User, UserCategory, UserFeature,
+)
 from hesk_py.models.workflow import Category, Priority, Status
 
 __all__ = [
     "Attachment",
+    "AuthToken",
+    "BannedEmail",
+    "BannedIP",
     "Category",
     "Customer",
+    "CustomField",
     "FailedAttempt",
+    "JobRun",
+    "KbArticle",
+    "KbArticleRevision",
+    "KbAttachment",
+    "KbCategory",
+    "KbTerm",
+    "KbVote",
+    "MfaBackupCode",
+    "MfaEmailCode",
     "Note",
     "OUTBOX_FAILED",
     "OUTBOX_QUEUED",
     "OUTBOX_SENT",
     "OutboxMessage",
+    "PasswordReset",
+    "RateLimitCounter",
     "Priority",
     "Reply",
+    "ReplyDraft",
     "Setting",
     "Status",
     "Ticket",
+    "TicketAlias",
+    "TicketBookmark",
     "TicketEvent",
+    "TicketLink",
+    "TicketTimer",
+    "TicketViewer",
+    "UsedFormToken",
     "User",
     "UserCategory",
     "UserFeature",

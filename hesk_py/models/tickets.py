@@ -91,6 +91,9 @@ class Ticket(db.Model):
         Index("ix_hesk_tickets_updated", "updated_at"),
         Index("ix_hesk_tickets_created", "created_at"),
         Index("ix_hesk_tickets_due", "due_date"),
+        # the staff list's quick-filter counts read only this index (migration 0004)
+        Index("ix_hesk_tickets_counts", "status_id", "category_id", "owner_id", "priority_id", "tagged",
+              "due_date"),
     )
 
     def __repr__(self) -> str:

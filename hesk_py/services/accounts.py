@@ -1,15 +1,23 @@
-"""Staff accounts: creating them, checking passwords (scrypt), permissions."""
+"""Staff accounts: creating them, checking passwords (scrypt), permissions, the profile, sessions
+(session_version), "remember me" tokens and password reset links."""
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
+import logging
 import re
+import secrets
+from datetime import timedelta
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from hesk_py.extensions import db
-from hesk_py.models import User, UserCategory, UserFeature
+from hesk_py.models import AuthToken, MfaEmailCode, PasswordReset, User, UserCategory, UserFeature
+from hesk_py.models.types import utcnow
 from hesk_py.services.errors import HeskError
 from hesk_py.services.permissions import DEFAULT_FEATURES, FEATURES
 
@@ -105,7 +113,8 @@ def authenticate(login: str, password: str) -> User | None:
         select(User).where(or_(func.lower(User.username) == login.lower(), func.lower(User.email) == login.lower()))
     ).all()
     for user in users:
-        if user.active and check_password_hash(user.password_hash, password):
+        # the hash is checked even for a deactivated account: the answer takes as long as for an active one
+        if check_password_hash(user.password_hash, password) and user.active:
             return user
     if not users:
         # same work as a real check, so timing does not reveal which usernames exist
@@ -127,4 +136,343 @@ def load_user(session_id: str) -> User | None:
     user = db.session.get(User, uid)
     if user is None or not user.active or user.session_version != version:
         return None
+    return user
+
+
+log = logging.getLogger(__name__)
+
+
+def check_password(user: User, password: str) -> bool:
+    return bool(password) and check_password_hash(user.password_hash, password)
+
+
+def throttle_key(kind: str, value: str) -> str:
+    """A key for the failed-attempts table other than an IP address: ``login:<hash of the typed login>``.
+    Hashed so any length fits and no username is stored; keyed by what was typed, so an unknown account
+    is throttled exactly like a real one (no enumeration)."""
+    digest = hashlib.sha256(value.strip().lower().encode("utf-8")).hexdigest()[:36]
+    return f"{kind[:8]}:{digest}"
+
+
+def _sha256(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+# --- sessions --------------------------------------------------------------------------------------
+
+def end_sessions(user: User, *, commit: bool = True) -> None:
+    """End every session and "remember me" login of this user (their stored id carries the old version).
+    The caller logs the current browser in again when it should stay logged in."""
+    user.session_version = (user.session_version or 1) + 1
+    db.session.execute(delete(AuthToken).where(AuthToken.user_id == user.id))
+    if commit:
+        db.session.commit()
+
+
+def set_active(user: User, active: bool) -> None:
+    """Activate or deactivate a staff account; deactivating ends its sessions at their next request."""
+    user.active = bool(active)
+    if not active:
+        end_sessions(user, commit=False)
+    db.session.commit()
+
+
+# --- "remember me" (HESK's autologin) ----------------------------------------------------------------
+
+REMEMBER_DAYS = 30  # sliding: every use rotates the token and restarts the period
+REMEMBER_GRACE = timedelta(seconds=20)
+
+
+def issue_remember_token(user: User) -> str:
+    """A new token for this browser; returns the cookie value ``selector:validator``."""
+    selector = secrets.token_urlsafe(12)
+    validator = secrets.token_urlsafe(32)
+    now = utcnow()
+    db.session.add(AuthToken(user_id=user.id, selector=selector, validator_hash=_sha256(validator),
+                             created_at=now, expires_at=now + timedelta(days=REMEMBER_DAYS)))
+    db.session.commit()
+    return f"{selector}:{validator}"
+
+
+def _split_cookie(value: str | None) -> tuple[str, str] | None:
+    if not value or value.count(":") != 1:
+        return None
+    selector, validator = value.split(":")
+    if not (0 < len(selector) <= 32 and 0 < len(validator) <= 64):
+        return None
+    return selector, validator
+
+
+def use_remember_token(value: str | None) -> tuple[User | None, str | None]:
+    """Log in with a remember-me cookie. Returns (user, new cookie value) when it is valid: the validator is
+    rotated. (user, None) when the browser presented the validator just replaced (two requests at once).
+    (None, None) otherwise; a known selector with an old validator means the cookie was copied: every
+    token of that user is revoked and their sessions end."""
+    parts = _split_cookie(value)
+    if parts is None:
+        return None, None
+    selector, validator = parts
+    token = db.session.scalar(select(AuthToken).where(AuthToken.selector == selector))
+    if token is None:
+        return None, None
+    now = utcnow()
+    user = db.session.get(User, token.user_id)
+    if token.expires_at <= now or user is None or not user.active:
+        db.session.delete(token)
+        db.session.commit()
+        return None, None
+    presented = _sha256(validator)
+    if hmac.compare_digest(presented, token.validator_hash):
+        new_validator = secrets.token_urlsafe(32)
+        # conditional: of two requests rotating at once, only one wins; the other falls to the grace rule
+        rotated = db.session.execute(
+            update(AuthToken)
+            .where(AuthToken.id == token.id, AuthToken.validator_hash == token.validator_hash)
+            .values(validator_hash=_sha256(new_validator), previous_hash=token.validator_hash,
+                    rotated_at=now, expires_at=now + timedelta(days=REMEMBER_DAYS))
+        ).rowcount
+        db.session.commit()
+        if rotated == 1:
+            return user, f"{selector}:{new_validator}"
+        db.session.refresh(token)
+    if (token.previous_hash and token.rotated_at and now - token.rotated_at <= REMEMBER_GRACE
+            and hmac.compare_digest(presented, token.previous_hash)):
+        return user, None
+    log.warning("remember-me token of user %s replayed after rotation: all their logins revoked", user.id)
+    end_sessions(user)
+    return None, None
+
+
+def revoke_remember_token(value: str | None) -> None:
+    parts = _split_cookie(value)
+    if parts is None:
+        return
+    db.session.execute(delete(AuthToken).where(AuthToken.selector == parts[0]))
+    db.session.commit()
+
+
+# --- the profile -----------------------------------------------------------------------------------
+
+_EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
+LANGUAGE_CODES = ("en", "uk", "ru", "bg", "lv")
+SIGNATURE_MAX = 1000
+
+# HESK's per-user notification flags (Profile -> Notifications, reference/HESK.md §5.3); all on by default.
+NOTIFY_FLAGS: dict[str, Any] = {
+    "notify_new_unassigned": _l("A new ticket is submitted with owner: Unassigned"),
+    "notify_new_my": _l("A new ticket is submitted with owner: Assigned to me"),
+    "notify_reply_unassigned": _l("A customer responds to a ticket with owner: Unassigned"),
+    "notify_reply_my": _l("A customer responds to a ticket with owner: Assigned to me"),
+    "notify_overdue_unassigned": _l("A ticket is overdue with owner: Unassigned"),
+    "notify_overdue_my": _l("A ticket is overdue with owner: Assigned to me"),
+    "notify_assigned": _l("A ticket is assigned to me"),
+    "notify_note": _l("Someone adds a note to a ticket assigned to me"),
+    "notify_pm": _l("A private message is sent to me"),
+    "notify_customer_approval": _l("Customer accounts are waiting for approval"),
+    "notify_collaborator_added": _l("I am added as a collaborator on a ticket"),
+    "notify_collaborator_customer_reply": _l("A customer replies to a ticket I collaborate on"),
+    "notify_collaborator_staff_reply": _l("Staff reply to a ticket I collaborate on"),
+    "notify_collaborator_note": _l("A note is added to a ticket I collaborate on"),
+    "notify_collaborator_resolved": _l("A ticket I collaborate on is resolved"),
+    "notify_collaborator_overdue": _l("A ticket I collaborate on is overdue"),
+}
+
+# After replying to a ticket (HESK's afterreply): 0 show the ticket, 1 back to the list, 2 the next ticket.
+AFTER_REPLY_CHOICES = (0, 1, 2)
+PREFERENCE_DEFAULTS: dict[str, Any] = {
+    "afterreply": 0,
+    "autostart": True,
+    "notify_customer_new": True,
+    "notify_customer_reply": True,
+    "show_suggested": True,
+    "autoreload": 0,
+    # the ticket list's saved default view (a query string; admin/tickets.py writes it)
+    "default_list": "",
+    **{flag: True for flag in NOTIFY_FLAGS},
+}
+
+
+def preferences(user: User) -> dict[str, Any]:
+    """The user's preferences with HESK's defaults filled in."""
+    stored = user.preferences if isinstance(user.preferences, dict) else {}
+    return {key: stored.get(key, default) for key, default in PREFERENCE_DEFAULTS.items()}
+
+
+def save_preferences(user: User, values: dict[str, Any]) -> None:
+    errors: dict[str, str] = {}
+    clean = preferences(user)
+    for key, value in values.items():
+        if key not in PREFERENCE_DEFAULTS:
+            errors[key] = str(_l("Unknown preference."))
+            continue
+        default = PREFERENCE_DEFAULTS[key]
+        if isinstance(default, bool):
+            clean[key] = bool(value)
+        elif key == "afterreply":
+            if value not in AFTER_REPLY_CHOICES:
+                errors[key] = str(_l("Choose one of the options."))
+            else:
+                clean[key] = value
+        elif key == "autoreload":
+            if not isinstance(value, int) or not 0 <= value <= 86400:
+                errors[key] = str(_l("Enter a number of seconds from 0 (off) to 86400."))
+            else:
+                clean[key] = value
+    if errors:
+        raise AccountError(errors)
+    user.preferences = clean  # a new dict, so the JSON column is written
+    db.session.commit()
+
+
+def email_taken(email: str, *, except_user_id: int | None = None) -> bool:
+    stmt = select(func.count()).select_from(User).where(func.lower(User.email) == email.strip().lower())
+    if except_user_id is not None:
+        stmt = stmt.where(User.id != except_user_id)
+    return bool(db.session.scalar(stmt))
+
+
+def update_profile(user: User, *, name: str, email: str, nickname: str = "", signature: str = "",
+                   language: str = "", current_password: str = "") -> None:
+    """Name, email, nickname, signature and language. A new email needs the current password (whoever
+    controls the email controls password resets)."""
+    errors: dict[str, str] = {}
+    name = (name or "").strip()
+    email = (email or "").strip()
+    nickname = (nickname or "").strip()
+    signature = (signature or "").replace("\r\n", "\n").rstrip()
+    if not name:
+        errors["name"] = str(_l("Enter a name."))
+    elif len(name) > 255:
+        errors["name"] = str(_l("At most %(n)s characters.", n=255))
+    if not _EMAIL_RE.match(email) or len(email) > 255:
+        errors["email"] = str(_l("Enter a valid email address."))
+    elif email.lower() != (user.email or "").lower():
+        if email_taken(email, except_user_id=user.id):
+            errors["email"] = str(_l("Another staff account uses this email address."))
+        elif not check_password(user, current_password):
+            errors["current_password"] = str(_l("Enter your current password to change your email address."))
+    if len(nickname) > 255:
+        errors["nickname"] = str(_l("At most %(n)s characters.", n=255))
+    if len(signature) > SIGNATURE_MAX:
+        errors["signature"] = str(_l("At most %(n)s characters.", n=SIGNATURE_MAX))
+    if language and language not in LANGUAGE_CODES:
+        errors["language"] = str(_l("Choose a language from the list."))
+    if errors:
+        raise AccountError(errors)
+    user.name = name
+    user.email = email
+    user.nickname = nickname or None
+    user.signature = signature
+    user.language = language or None
+    db.session.commit()
+
+
+def change_password(user: User, *, current: str, new: str, confirm: str) -> None:
+    """Needs the current password. Every session and remember-me login of the user ends, and open reset
+    links die; the caller keeps the current browser logged in."""
+    errors: dict[str, str] = {}
+    if not check_password(user, current or ""):
+        errors["current"] = str(_l("This is not your current password."))
+    problem = password_problem(new or "", username=user.username, email=user.email)
+    if problem:
+        errors["new"] = problem
+    elif not errors and new == current:
+        errors["new"] = str(_l("Choose a password different from the current one."))
+    if not errors.get("new") and new != confirm:
+        errors["confirm"] = str(_l("The two passwords do not match."))
+    if errors:
+        raise AccountError(errors)
+    _set_password(user, new)
+    db.session.commit()
+
+
+def _set_password(user: User, password: str) -> None:
+    user.password_hash = hash_password(password)
+    user.password_changed_at = utcnow()
+    db.session.execute(delete(PasswordReset).where(PasswordReset.user_id == user.id))
+    db.session.execute(delete(MfaEmailCode).where(MfaEmailCode.user_id == user.id))
+    end_sessions(user, commit=False)
+
+
+# --- password reset by email (HESK's reset_pass) -----------------------------------------------------
+
+RESET_VALID = timedelta(hours=1)
+RESET_MAX_PER_HOUR = 3
+
+
+def find_user_by_login(login: str) -> User | None:
+    login = (login or "").strip().lower()
+    if not login:
+        return None
+    return db.session.scalars(
+        select(User).where(or_(func.lower(User.username) == login, func.lower(User.email) == login))
+        .order_by(User.id)
+    ).first()
+
+
+def request_password_reset(login: str, ip: str) -> None:
+    """Email a reset link to the active account with this username or email. Says nothing either way:
+    the page answers the same whether or not the account exists. At most a few links per hour."""
+    user = find_user_by_login(login)
+    if user is None or not user.active:
+        return
+    now = utcnow()
+    recent = db.session.scalar(
+        select(func.count()).select_from(PasswordReset)
+        .where(PasswordReset.user_id == user.id, PasswordReset.created_at > now - timedelta(hours=1))
+    )
+    if recent >= RESET_MAX_PER_HOUR:
+        return
+    token = secrets.token_urlsafe(32)
+    db.session.add(PasswordReset(user_id=user.id, token_hash=_sha256(token), ip=(ip or "")[:45],
+                                 created_at=now, expires_at=now + RESET_VALID))
+    from hesk_py.services import outbox
+
+    outbox.queue("reset_password", user.email, language=user.language, context={
+        "staff_name": user.name,
+        "username": user.username,
+        "reset_path": f"admin/reset_password/{token}",
+        "minutes": int(RESET_VALID.total_seconds() // 60),
+        "ip": ip or "",
+    })
+    db.session.commit()
+
+
+def find_reset(token: str) -> PasswordReset | None:
+    """The unused, unexpired reset link for this token (of an active user), or None."""
+    if not token or len(token) > 100:
+        return None
+    reset = db.session.scalar(select(PasswordReset).where(PasswordReset.token_hash == _sha256(token)))
+    if reset is None or reset.used_at is not None or reset.expires_at <= utcnow():
+        return None
+    user = db.session.get(User, reset.user_id)
+    if user is None or not user.active:
+        return None
+    return reset
+
+
+def reset_password(token: str, *, new: str, confirm: str) -> User:
+    """Set a new password with a reset link. The link works once; every session, remember-me login and
+    other reset link of the user ends. Raises AccountError (``token`` when the link is no longer valid)."""
+    reset = find_reset(token)
+    if reset is None:
+        raise AccountError({"token": str(_l("This link has expired or was already used. Ask for a new one."))})
+    user = db.session.get(User, reset.user_id)
+    errors: dict[str, str] = {}
+    problem = password_problem(new or "", username=user.username, email=user.email)
+    if problem:
+        errors["password"] = problem
+    elif new != confirm:
+        errors["confirm"] = str(_l("The two passwords do not match."))
+    if errors:
+        raise AccountError(errors)
+    used = db.session.execute(
+        update(PasswordReset).where(PasswordReset.id == reset.id, PasswordReset.used_at.is_(None))
+        .values(used_at=utcnow())
+    ).rowcount
+    if used != 1:  # the same link submitted twice at once
+        db.session.rollback()
+        raise AccountError({"token": str(_l("This link has expired or was already used. Ask for a new one."))})
+    _set_password(user, new)
+    db.session.commit()
     return user

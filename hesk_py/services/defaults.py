@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from hesk_py.extensions import db
-from hesk_py.models import Category, Priority, Status
+from hesk_py.models import Category, KbCategory, Priority, Status
 from hesk_py.models.workflow import STATUS_CLOSED, STATUS_OPEN, STATUS_WAITING
 
 BUILTIN_STATUSES = (
@@ -62,6 +62,9 @@ def seed_defaults(*, category_name: str = "General", commit: bool = True) -> Non
     db.session.flush()
     if db.session.get(Category, 1) is None:
         db.session.add(Category(id=1, name=category_name, sort_order=10, is_public=True, default_priority_id=4))
+    if db.session.get(KbCategory, 1) is None:
+        # The knowledgebase's root category (migration 0007 inserts it too, for upgraded help desks).
+        db.session.add(KbCategory(id=1, name="Knowledgebase", parent_id=None, is_public=True, sort_order=0))
     if commit:
         db.session.commit()
     else:

@@ -38,6 +38,9 @@ SUBJECTS = {
     "ticket_assigned_to_you": _l("[#%(trackid)s] Ticket assigned to you: %(subject)s"),
     "new_note": _l("[#%(trackid)s] Private note added to: %(subject)s"),
     "ticket_closed": _l("[#%(trackid)s] Your ticket has been resolved: %(subject)s"),
+    "reset_password": _l("Reset your help desk password"),
+    "mfa_verification": _l("Your help desk verification code"),
+    "forgot_ticket_id": _l("Your support tickets"),
 }
 
 

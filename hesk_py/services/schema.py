@@ -47,6 +47,9 @@ def upgrade(target: str = "head", echo: Callable[[str], None] | None = None) -> 
     """Apply migrations up to ``target`` on the app's database (Flask-Migrate's env.py)."""
     from flask_migrate import upgrade as fm_upgrade
 
+    # End the session's transaction first: the migrations run on a connection of their own, and an open
+    # transaction here (even a settings read) would hold SQLite's write lock or MySQL's metadata locks.
+    db.session.close()
     if echo:
         echo(f"alembic upgrade {target}")
     fm_upgrade(directory=str(MIGRATIONS), revision=target)

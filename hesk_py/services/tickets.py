@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import secrets
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -76,6 +78,35 @@ class Actor:
     @classmethod
     def system(cls) -> Actor:
         return cls("system", None, "")
+
+
+_IN_TRANSACTION: ContextVar[bool] = ContextVar("hesk_ticket_transaction", default=False)
+
+
+def _commit() -> None:
+    """Commit the change, unless it is part of ``one_transaction()``, which commits once at its end."""
+    if _IN_TRANSACTION.get():
+        db.session.flush()
+    else:
+        db.session.commit()
+
+
+@contextmanager
+def one_transaction():
+    """Run several ticket changes as one: a staff reply that also assigns the ticket and changes its
+    priority is stored whole or not at all (history and outbox rows included)."""
+    if _IN_TRANSACTION.get():  # already inside one: the outer block commits
+        yield
+        return
+    token = _IN_TRANSACTION.set(True)
+    try:
+        yield
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    finally:
+        _IN_TRANSACTION.reset(token)
 
 
 def new_trackid() -> str:
@@ -276,10 +307,11 @@ def create_ticket(
         db.session.flush()
         for att in attachments or ():
             db.session.add(Attachment(ticket_id=ticket.id, created_at=now, **att))
-        _history(ticket, actor, "created", channel=ticket.opened_by)
+        # dated like the ticket itself, even when the clock ticks over to the next second meanwhile
+        _history(ticket, actor, "created", channel=ticket.opened_by).created_at = now
         if owner is not None:
             _history(ticket, actor if owner_id is not None else Actor.system(), "assigned",
-                     owner_id=owner.id, owner_name=owner.name, auto=ticket.autoassigned)
+                     owner_id=owner.id, owner_name=owner.name, auto=ticket.autoassigned).created_at = now
 
         if notify_customer and email and settings.get("notify_new"):
             outbox.queue("new_ticket", email, ticket=ticket, language=language, context=_mail_context(ticket))
@@ -292,7 +324,7 @@ def create_ticket(
                 if user.id != actor.id and outbox.wants(user, "notify_new_unassigned"):
                     outbox.queue("new_ticket_staff", user.email, ticket=ticket, language=user.language,
                                  context=_mail_context(ticket, staff_name=user.name))
-        db.session.commit()
+        _commit()
     except Exception:
         db.session.rollback()
         raise
@@ -326,6 +358,13 @@ def get_ticket(trackid: str, *, email: str | None = None) -> Ticket:
     if not TRACKID_RE.match(trackid):
         raise TicketNotFound(trackid)
     ticket = db.session.scalar(select(Ticket).where(Ticket.trackid == trackid))
+    if ticket is None:
+        # the tracking ID of a ticket merged into another one keeps working (HESK's "merged")
+        from hesk_py.models import TicketAlias
+
+        merged_into = db.session.scalar(select(TicketAlias.ticket_id).where(TicketAlias.trackid == trackid))
+        if merged_into is not None:
+            ticket = db.session.get(Ticket, merged_into)
     if ticket is None:
         raise TicketNotFound(trackid)
     if email is not None and ticket.email.lower() != email.strip().lower():
@@ -433,7 +472,7 @@ def add_reply(
         else:
             _notify_staff_of(ticket, "new_reply_by_customer", "notify_reply_my", "notify_reply_unassigned",
                              actor, reply_id=reply.id)
-        db.session.commit()
+        _commit()
     except Exception:
         db.session.rollback()
         raise
@@ -475,7 +514,7 @@ def add_note(ticket: Ticket, *, message: str, actor: Actor,
             if owner and owner.active and outbox.wants(owner, "notify_note"):
                 outbox.queue("new_note", owner.email, ticket=ticket, language=owner.language,
                              context=_mail_context(ticket, staff_name=owner.name, note_author=actor.name))
-        db.session.commit()
+        _commit()
     except Exception:
         db.session.rollback()
         raise
@@ -496,7 +535,7 @@ def change_status(ticket: Ticket, status_id: int, *, actor: Actor, notify: bool 
         if status.kind == STATUS_CLOSED and notify and ticket.email and settings.get("notify_closed"):
             outbox.queue("ticket_closed", ticket.email, ticket=ticket, language=ticket.language,
                          context=_mail_context(ticket))
-        db.session.commit()
+        _commit()
     except Exception:
         db.session.rollback()
         raise
@@ -528,7 +567,7 @@ def assign(ticket: Ticket, owner_id: int | None, *, actor: Actor, notify: bool =
         if owner and notify and owner.id != actor.id and outbox.wants(owner, "notify_assigned"):
             outbox.queue("ticket_assigned_to_you", owner.email, ticket=ticket, language=owner.language,
                          context=_mail_context(ticket, staff_name=owner.name, assigned_by=actor.name))
-        db.session.commit()
+        _commit()
     except Exception:
         db.session.rollback()
         raise
@@ -547,7 +586,7 @@ def change_priority(ticket: Ticket, priority_id: int, *, actor: Actor) -> Ticket
         ticket.priority_id = priority.id
         ticket.priority = priority
         _history(ticket, actor, "priority", old=old, new=priority.id)
-        db.session.commit()
+        _commit()
     except Exception:
         db.session.rollback()
         raise
@@ -566,8 +605,569 @@ def change_category(ticket: Ticket, category_id: int, *, actor: Actor) -> Ticket
         ticket.category_id = category.id
         ticket.category = category
         _history(ticket, actor, "category", old=old, new=category.id)
-        db.session.commit()
+        _commit()
     except Exception:
         db.session.rollback()
         raise
     return ticket
+
+
+# ---------------------------------------------------------------------------------------------
+# Staff actions (the staff panel: reference/HESK.md §3.3). Who may do what is decided by the caller
+# with hesk_py/services/ticket_access.py; these functions apply the change, write the history row and
+# queue the notifications in one transaction.
+# ---------------------------------------------------------------------------------------------
+
+MAX_TIME_WORKED = 10_000 * 3600  # HESK's TIME column tops out at 838:59:59; we allow more, not unbounded
+
+
+def staff_reply(
+    ticket: Ticket,
+    *,
+    user: User,
+    message: str,
+    attachments: list[dict[str, Any]] | None = None,
+    status_id: int | None = None,
+    notify: bool = True,
+    sign: bool = False,
+    assign_self: bool = False,
+    priority_id: int | None = None,
+    as_customer: bool = False,
+) -> Reply:
+    """A reply from the staff panel: optionally signed, assigning the ticket to its author, changing the
+    priority, or entered on the customer's behalf ("Submit as customer reply"). Everything, including
+    the author's draft being discarded, is one transaction."""
+    from hesk_py.models import ReplyDraft
+
+    if not (message or "").strip() and not attachments:
+        raise InvalidTicketData({"message": str(_l("Please write a message."))})
+    actor = Actor.staff(user)
+    if sign and (user.signature or "").strip() and not as_customer:
+        message = f"{message.rstrip()}\n\n{user.signature.strip()}"
+    with one_transaction():
+        if assign_self and ticket.owner_id != user.id:
+            assign(ticket, user.id, actor=actor)
+        if priority_id and priority_id != ticket.priority_id:
+            change_priority(ticket, priority_id, actor=actor)
+        if as_customer:
+            reply = add_reply(ticket, message=message, attachments=attachments,
+                              actor=Actor("customer", ticket.customer_id, ticket.name))
+            _history(ticket, actor, "customer_reply_entered", reply_id=reply.id)
+        else:
+            reply = add_reply(ticket, message=message, attachments=attachments, actor=actor,
+                              status_id=status_id, notify=notify)
+        db.session.execute(
+            ReplyDraft.__table__.delete().where(ReplyDraft.user_id == user.id, ReplyDraft.ticket_id == ticket.id)
+        )
+    return reply
+
+
+def edit_message(ticket: Ticket, *, subject: str, message: str, actor: Actor) -> Ticket:
+    """Edit the ticket's subject and original message (``can_edit_tickets``)."""
+    subject = (subject or "").strip()
+    errors = {}
+    if len(subject) > MAX_SUBJECT:
+        errors["subject"] = str(_l("The subject is too long (at most %(n)s characters).", n=MAX_SUBJECT))
+    elif _HEADER_BREAKERS.search(subject):
+        errors["subject"] = str(_l("The subject must be a single line."))
+    if not (message or "").strip():
+        errors["message"] = str(_l("Please write a message."))
+    elif len(message) > MAX_MESSAGE:
+        errors["message"] = str(_l("The message is too long."))
+    if errors:
+        raise InvalidTicketData(errors)
+    if subject == ticket.subject and message == ticket.message:
+        return ticket
+    try:
+        _history(ticket, actor, "edited", subject_changed=subject != ticket.subject)
+        ticket.subject = subject
+        ticket.message = message
+        _commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return ticket
+
+
+def edit_reply(reply: Reply, *, message: str, actor: Actor) -> Reply:
+    if not (message or "").strip():
+        raise InvalidTicketData({"message": str(_l("Please write a message."))})
+    if len(message) > MAX_MESSAGE:
+        raise InvalidTicketData({"message": str(_l("The message is too long."))})
+    if message == reply.message:
+        return reply
+    try:
+        reply.message = message
+        _history(reply.ticket, actor, "reply_edited", reply_id=reply.id)
+        _commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return reply
+
+
+def _recount_replies(ticket: Ticket) -> None:
+    """Reply counters and last/first replier from the replies themselves (after a delete or merge)."""
+    rows = db.session.execute(
+        select(Reply.author_type, Reply.staff_id, Reply.created_at)
+        .where(Reply.ticket_id == ticket.id)
+        .order_by(Reply.created_at, Reply.id)
+    ).all()
+    ticket.reply_count = len(rows)
+    staff_rows = [r for r in rows if r.author_type == "staff"]
+    ticket.staff_reply_count = len(staff_rows)
+    if rows:
+        ticket.last_replier = rows[-1].author_type
+        ticket.last_replier_id = rows[-1].staff_id if rows[-1].author_type == "staff" else None
+    else:
+        ticket.last_replier = "staff" if ticket.opened_by == OPENED_BY_STAFF else "customer"
+        ticket.last_replier_id = None
+    if staff_rows:
+        ticket.first_reply_at = staff_rows[0].created_at
+        ticket.first_reply_by_id = staff_rows[0].staff_id
+    else:
+        ticket.first_reply_at = None
+        ticket.first_reply_by_id = None
+
+
+def delete_reply(reply: Reply, *, actor: Actor) -> list[str]:
+    """Delete a reply and its attachments. Returns the stored file names to remove from storage once the
+    transaction has committed (files go only after the rows are gone)."""
+    ticket = reply.ticket
+    saved = list(db.session.scalars(select(Attachment.saved_name).where(Attachment.reply_id == reply.id)))
+    try:
+        db.session.execute(Attachment.__table__.delete().where(Attachment.reply_id == reply.id))
+        _history(ticket, actor, "reply_deleted", reply_id=reply.id, author=reply.name)
+        db.session.delete(reply)
+        db.session.flush()
+        _recount_replies(ticket)
+        _touch(ticket)
+        _commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return saved
+
+
+def edit_note(note: Note, *, message: str, actor: Actor) -> Note:
+    if not (message or "").strip():
+        raise InvalidTicketData({"message": str(_l("Please write a note."))})
+    if len(message) > MAX_MESSAGE:
+        raise InvalidTicketData({"message": str(_l("The note is too long."))})
+    if message == note.message:
+        return note
+    try:
+        note.message = message
+        note.updated_at = utcnow()
+        _history(note.ticket, actor, "note_edited", note_id=note.id)
+        _commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return note
+
+
+def delete_note(note: Note, *, actor: Actor) -> list[str]:
+    """Delete a private note and its attachments; returns the stored file names to remove."""
+    ticket = note.ticket
+    saved = list(db.session.scalars(select(Attachment.saved_name).where(Attachment.note_id == note.id)))
+    try:
+        db.session.execute(Attachment.__table__.delete().where(Attachment.note_id == note.id))
+        _history(ticket, actor, "note_deleted", note_id=note.id)
+        db.session.delete(note)
+        _commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return saved
+
+
+def set_locked(ticket: Ticket, locked: bool, *, actor: Actor) -> Ticket:
+    """Lock (customers can no longer reply or reopen; locking also resolves, as in HESK) or unlock."""
+    if bool(ticket.locked) == locked:
+        return ticket
+    try:
+        now = _touch(ticket)
+        ticket.locked = locked
+        _history(ticket, actor, "locked" if locked else "unlocked")
+        if locked and ticket.status_id != STATUS_RESOLVED:
+            old = ticket.status_id
+            _set_status(ticket, db.session.get(Status, STATUS_RESOLVED), actor, now)
+            _history(ticket, actor, "status", old=old, new=STATUS_RESOLVED)
+        _commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return ticket
+
+
+def set_tagged(ticket: Ticket, tagged: bool, *, actor: Actor) -> Ticket:
+    """Tag or untag a ticket (HESK's "archive" flag)."""
+    if bool(ticket.tagged) == tagged:
+        return ticket
+    try:
+        ticket.tagged = tagged
+        _history(ticket, actor, "tagged" if tagged else "untagged")
+        _commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return ticket
+
+
+def set_due_date(ticket: Ticket, due: datetime | None, *, actor: Actor) -> Ticket:
+    """Set or remove the due date (stored as UTC); a new date re-arms the overdue reminder."""
+    if due == ticket.due_date:
+        return ticket
+    try:
+        old = ticket.due_date
+        ticket.due_date = due
+        ticket.overdue_email_sent = False
+        _history(ticket, actor, "due_date", old=old.isoformat() if old else None,
+                 new=due.isoformat() if due else None)
+        _commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return ticket
+
+
+def set_time_worked(ticket: Ticket, seconds: int, *, actor: Actor) -> Ticket:
+    """Set the time worked on the ticket (manual entry), in seconds."""
+    seconds = int(seconds)
+    if seconds < 0 or seconds > MAX_TIME_WORKED:
+        raise InvalidTicketData({"time_worked": str(_l("Enter a time between 0:00:00 and %(h)s:00:00.",
+                                                          h=MAX_TIME_WORKED // 3600))})
+    if seconds == ticket.time_worked:
+        return ticket
+    try:
+        old = ticket.time_worked
+        ticket.time_worked = seconds
+        _history(ticket, actor, "time_worked", old=old, new=seconds)
+        _commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return ticket
+
+
+def start_timer(ticket: Ticket, *, user: User) -> None:
+    """Start the user's time-worked timer on this ticket (a no-op when it already runs)."""
+    from hesk_py.models import TicketTimer
+
+    if db.session.get(TicketTimer, (ticket.id, user.id)) is not None:
+        return
+    try:
+        with db.session.begin_nested():
+            db.session.add(TicketTimer(ticket_id=ticket.id, user_id=user.id, started_at=utcnow()))
+        _commit()
+    except IntegrityError:  # a second click started it at the same moment
+        db.session.rollback()
+
+
+def timer_started_at(ticket: Ticket, user: User) -> datetime | None:
+    from hesk_py.models import TicketTimer
+
+    return db.session.scalar(
+        select(TicketTimer.started_at).where(TicketTimer.ticket_id == ticket.id, TicketTimer.user_id == user.id)
+    )
+
+
+def stop_timer(ticket: Ticket, *, user: User) -> int:
+    """Stop the user's timer and add the elapsed time to the ticket. Returns the seconds added."""
+    from hesk_py.models import TicketTimer
+
+    timer = db.session.get(TicketTimer, (ticket.id, user.id))
+    if timer is None:
+        return 0
+    elapsed = max(0, int((utcnow() - timer.started_at).total_seconds()))
+    with one_transaction():
+        db.session.delete(timer)
+        if elapsed:
+            set_time_worked(ticket, min(ticket.time_worked + elapsed, MAX_TIME_WORKED), actor=Actor.staff(user))
+    return elapsed
+
+
+def link_tickets(ticket: Ticket, other: Ticket, *, actor: Actor) -> None:
+    """Link two tickets (both ways). Linking a ticket to itself or twice changes nothing."""
+    from hesk_py.models import TicketLink
+
+    if ticket.id == other.id:
+        raise InvalidTicketData({"link": str(_l("A ticket cannot be linked to itself."))})
+    if db.session.get(TicketLink, (ticket.id, other.id)) is not None:
+        return
+    try:
+        now = utcnow()
+        by = actor.id if actor.kind == "staff" else None
+        db.session.add(TicketLink(ticket_id=ticket.id, linked_id=other.id, created_at=now, created_by_id=by))
+        db.session.add(TicketLink(ticket_id=other.id, linked_id=ticket.id, created_at=now, created_by_id=by))
+        _history(ticket, actor, "linked", trackid=other.trackid)
+        _history(other, actor, "linked", trackid=ticket.trackid)
+        _commit()
+    except IntegrityError:  # linked by someone else at the same moment
+        db.session.rollback()
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def unlink_tickets(ticket: Ticket, other: Ticket, *, actor: Actor) -> None:
+    from hesk_py.models import TicketLink
+
+    try:
+        result = db.session.execute(
+            TicketLink.__table__.delete().where(
+                or_((TicketLink.ticket_id == ticket.id) & (TicketLink.linked_id == other.id),
+                    (TicketLink.ticket_id == other.id) & (TicketLink.linked_id == ticket.id))
+            )
+        )
+        if result.rowcount:
+            _history(ticket, actor, "unlinked", trackid=other.trackid)
+            _history(other, actor, "unlinked", trackid=ticket.trackid)
+        _commit()
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def linked_tickets(ticket: Ticket, visible_clause=None) -> list[Ticket]:
+    """The tickets linked to this one (only those matching ``visible_clause`` when given)."""
+    from hesk_py.models import TicketLink
+
+    stmt = (
+        select(Ticket)
+        .join(TicketLink, TicketLink.linked_id == Ticket.id)
+        .where(TicketLink.ticket_id == ticket.id)
+        .order_by(Ticket.id)
+    )
+    if visible_clause is not None:
+        stmt = stmt.where(visible_clause)
+    return list(db.session.scalars(stmt).unique())
+
+
+def merge_tickets(tickets: list[Ticket], *, actor: Actor) -> Ticket:
+    """HESK's merge: the oldest ticket (lowest number) is kept. Each other ticket's original message
+    becomes a customer reply on it (dated when it was filed, with the message's attachments); its
+    replies, notes, attachments, history, links, bookmarks and pending mail move over; time worked is
+    added up; then the other ticket is deleted and its tracking ID keeps resolving to the kept one
+    (``merged_ids`` and ``hesk_ticket_aliases``)."""
+    from sqlalchemy import delete, update
+
+    from hesk_py.models import OutboxMessage, TicketAlias, TicketBookmark, TicketLink
+
+    unique = {t.id: t for t in tickets}
+    if len(unique) < 2:
+        raise InvalidTicketData({"merge": str(_l("Select at least two tickets to merge."))})
+    ordered = sorted(unique.values(), key=lambda t: t.id)
+    target, others = ordered[0], ordered[1:]
+    other_ids = [t.id for t in others]
+    try:
+        merged = list(target.merged_ids or [])
+        for other in others:
+            message_reply = Reply(
+                ticket_id=target.id,
+                author_type="customer",
+                customer_id=other.customer_id,
+                name=other.name[:255],
+                message=other.message or "",
+                created_at=other.created_at,
+                read=True,
+            )
+            db.session.add(message_reply)
+            db.session.flush()
+            db.session.execute(
+                update(Attachment)
+                .where(Attachment.ticket_id == other.id, Attachment.reply_id.is_(None),
+                       Attachment.note_id.is_(None))
+                .values(ticket_id=target.id, reply_id=message_reply.id)
+                .execution_options(synchronize_session=False)
+            )
+            merged.append(other.trackid)
+            merged.extend(other.merged_ids or [])
+            target.time_worked = min((target.time_worked or 0) + (other.time_worked or 0), MAX_TIME_WORKED)
+        for model in (Attachment, Reply, Note, TicketEvent, TicketAlias, OutboxMessage):
+            db.session.execute(
+                update(model).where(model.ticket_id.in_(other_ids)).values(ticket_id=target.id)
+                .execution_options(synchronize_session=False)
+            )
+        # bookmarks and links: carry over those the kept ticket does not have yet
+        have = set(db.session.scalars(select(TicketBookmark.user_id).where(TicketBookmark.ticket_id == target.id)))
+        for user_id in set(db.session.scalars(select(TicketBookmark.user_id)
+                                              .where(TicketBookmark.ticket_id.in_(other_ids)))) - have:
+            db.session.add(TicketBookmark(user_id=user_id, ticket_id=target.id, created_at=utcnow()))
+        linked = set(db.session.scalars(select(TicketLink.linked_id).where(TicketLink.ticket_id == target.id)))
+        new_links = set(db.session.scalars(select(TicketLink.linked_id)
+                                           .where(TicketLink.ticket_id.in_(other_ids))))
+        for linked_id in new_links - linked - set(other_ids) - {target.id}:
+            db.session.add(TicketLink(ticket_id=target.id, linked_id=linked_id, created_at=utcnow()))
+            db.session.add(TicketLink(ticket_id=linked_id, linked_id=target.id, created_at=utcnow()))
+        for other in others:
+            db.session.add(TicketAlias(trackid=other.trackid, ticket_id=target.id))
+        target.merged_ids = merged
+        db.session.flush()
+        # the rows left on the merged tickets (drafts, viewers, timers, old links) go with them
+        db.session.execute(delete(Ticket).where(Ticket.id.in_(other_ids)).execution_options(
+            synchronize_session=False))
+        for other in others:
+            db.session.expunge(other)
+        _recount_replies(target)
+        _touch(target)
+        _history(target, actor, "merged", trackids=[o.trackid for o in others])
+        _commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    # relationships loaded before the merge are stale now
+    db.session.expire(target)
+    return target
+
+
+def delete_ticket(ticket: Ticket, *, actor: Actor) -> list[str]:
+    """Delete a ticket with everything on it. Returns the stored attachment file names to remove once
+    the transaction has committed. The deletion itself is logged (the ticket's own history goes)."""
+    import logging
+
+    saved = list(db.session.scalars(select(Attachment.saved_name).where(Attachment.ticket_id == ticket.id)))
+    trackid = ticket.trackid
+    try:
+        # one statement: the database's ON DELETE CASCADE removes replies, notes, attachments, history,
+        # links, bookmarks, drafts and the rest (the ORM would load and delete them row by row)
+        db.session.execute(
+            Ticket.__table__.delete().where(Ticket.id == ticket.id)
+        )
+        db.session.expunge(ticket)
+        _commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    logging.getLogger(__name__).info("ticket %s deleted by %s %s", trackid, actor.kind, actor.id)
+    return saved
+
+
+def resend_notification(ticket: Ticket, *, actor: Actor) -> str | None:
+    """Send the customer's last notification again: the latest staff reply, or the ticket received
+    email when staff has not replied yet. Returns the template queued (None: no email address)."""
+    if not ticket.email:
+        return None
+    last_staff_reply = db.session.scalar(
+        select(Reply).where(Reply.ticket_id == ticket.id, Reply.author_type == "staff")
+        .order_by(Reply.created_at.desc(), Reply.id.desc()).limit(1)
+    )
+    try:
+        if last_staff_reply is not None:
+            template = "new_reply_by_staff"
+            outbox.queue(template, ticket.email, ticket=ticket, language=ticket.language,
+                         context=_mail_context(ticket, reply_id=last_staff_reply.id,
+                                               staff_name=last_staff_reply.name))
+        else:
+            template = "new_ticket"
+            outbox.queue(template, ticket.email, ticket=ticket, language=ticket.language,
+                         context=_mail_context(ticket))
+        _history(ticket, actor, "notification_resent", template=template)
+        _commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return template
+
+
+def ban_ticket_email(ticket: Ticket, *, actor: Actor) -> bool:
+    """Ban the customer's email address (the bans service's rules). False when already banned."""
+    from hesk_py.models import BannedEmail
+    from hesk_py.services import bans
+
+    value = bans.normalize_email_ban(ticket.email)  # raises InvalidBan for a ticket without an address
+    if bans.is_email_banned(value):
+        return False
+    try:
+        db.session.add(BannedEmail(email=value, banned_by_id=actor.id, created_at=utcnow()))
+        _history(ticket, actor, "banned_email", email=value)
+        _commit()
+    except IntegrityError:
+        db.session.rollback()
+        return False
+    except Exception:
+        db.session.rollback()
+        raise
+    return True
+
+
+def ban_ticket_ip(ticket: Ticket, *, actor: Actor) -> bool:
+    """Ban the IP address the ticket was submitted from. False when it is already banned."""
+    from hesk_py.models import BannedIP
+    from hesk_py.services import bans
+
+    ip_from, ip_to, display = bans.parse_ip_ban(ticket.ip)  # raises InvalidBan without a valid IP
+    if bans.is_ip_banned(ticket.ip):
+        return False
+    try:
+        db.session.add(BannedIP(ip_from=ip_from, ip_to=ip_to, ip_display=display, banned_by_id=actor.id,
+                                created_at=utcnow()))
+        _history(ticket, actor, "banned_ip", ip=display)
+        _commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return True
+
+
+# --- the customer's own actions (public ticket page) -------------------------------------------------
+
+def customer_resolve(ticket: Ticket, *, actor: Actor) -> Ticket:
+    """The customer marks their ticket resolved (``custclose``). When customers may not reopen
+    (``custopen`` off) HESK also locks it, so it stays closed."""
+    with one_transaction():
+        change_status(ticket, STATUS_RESOLVED, actor=actor, notify=False)
+        if not settings.get("custopen"):
+            set_locked(ticket, True, actor=actor)
+    return ticket
+
+
+def customer_reopen(ticket: Ticket, *, actor: Actor) -> Ticket:
+    """The customer reopens a resolved ticket (``custopen``): New when staff never replied, Waiting
+    reply when the customer wrote last, otherwise Replied (HESK's rule)."""
+    if ticket.staff_reply_count == 0:
+        target = STATUS_NEW
+    elif ticket.last_replier == "customer":
+        target = STATUS_WAITING_REPLY
+    else:
+        target = STATUS_REPLIED
+    return change_status(ticket, target, actor=actor, notify=False)
+
+
+def rate_reply(reply: Reply, rating: int, *, actor: Actor) -> bool:
+    """The customer rates a staff reply: 5 helpful, 1 not helpful; once per reply. False when it was
+    already rated (or is not a staff reply)."""
+    if rating not in (1, 5):
+        raise InvalidTicketData({"rating": str(_l("Unknown rating."))})
+    from sqlalchemy import update
+
+    if reply.author_type != "staff":
+        return False
+    try:
+        done = db.session.execute(
+            update(Reply).where(Reply.id == reply.id, Reply.rating.is_(None)).values(rating=rating)
+        ).rowcount
+        if done:
+            _history(reply.ticket, actor, "rated", reply_id=reply.id, rating=rating)
+        _commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    db.session.refresh(reply)
+    return bool(done)
+
+
+def mark_replies_read(ticket: Ticket) -> None:
+    """The customer has seen the staff replies (staff see "the customer has not read this reply yet")."""
+    from sqlalchemy import update
+
+    try:
+        db.session.execute(
+            update(Reply).where(Reply.ticket_id == ticket.id, Reply.author_type == "staff",
+                                Reply.read.is_(False)).values(read=True)
+        )
+        _commit()
+    except Exception:
+        db.session.rollback()
+        raise

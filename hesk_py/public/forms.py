@@ -1,0 +1,58 @@
+"""Forms of the customer side. Field names are fixed by INTERFACE.md (scripts and autofill rely on them).
+
+The forms carry no validators of their own: the rules live in ``hesk_py/services/public.py`` and the
+errors it returns are put back on the fields. The forms give labels, ids, rendering and the CSRF check
+(the views are exempt from the global CSRF guard so that an expired session brings the form back with
+what was typed instead of an error page).
+"""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
+
+
+class SubmitTicketForm(FlaskForm):
+    name = StringField(_l("Name"))
+    email = EmailField(_l("Email"))
+    email2 = EmailField(_l("Confirm email"))
+    category = HiddenField()
+    priority = SelectField(_l("Priority"), choices=[], validate_choice=False)
+    subject = StringField(_l("Subject"))
+    message = TextAreaField(_l("Message"))
+    attachments = MultipleFileField(_l("Attachments"))
+    captcha = StringField(_l("Type the number shown"))
+    question = StringField(_l("Anti-SPAM question"))
+
+
+class ReplyForm(FlaskForm):
+    track = HiddenField()
+    message = TextAreaField(_l("Message"))
+    attachments = MultipleFileField(_l("Attachments"))
+
+
+class TicketActionForm(FlaskForm):
+    """Resolve, reopen or rate: the tracking ID and the CSRF token."""
+
+    track = HiddenField()
+
+
+class ForgotTrackingIdForm(FlaskForm):
+    email = EmailField(_l("Email"))
+    open_only = SelectField(_l("Which tickets"), choices=[("1", _l("Only my open tickets")),
+                                                          ("0", _l("All my tickets"))])
+    captcha = StringField(_l("Type the number shown"))
+
+
+class LanguageForm(FlaskForm):
+    language = SelectField(_l("Language"), choices=[], validate_choice=False)
+    next = HiddenField()
+
+
+class ViewTicketForm(FlaskForm):
+    """The look-up form (GET, no CSRF: it changes nothing)."""
+
+    class Meta:
+        csrf = False
+
+    track = StringField(_l("Ticket tracking ID"))
+    e = EmailField(_l("Email"))
+    r = BooleanField(_l("Remember my email address"))
