@@ -18,6 +18,7 @@ import time
 from email import message_from_bytes, policy
 
 import pytest
+from jinja2 import BytecodeCache
 from sqlalchemy import create_engine, delete, event, text
 from sqlalchemy.engine import make_url
 
@@ -53,6 +54,25 @@ def database_url(tmp_path_factory):
         admin_engine.dispose()
 
 
+class _SharedBytecodeCache(BytecodeCache):
+    """Every test builds its own app; compiled templates are shared between them (keyed by source checksum,
+    so an edited template is compiled again)."""
+
+    def __init__(self):
+        self._store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket):
+        code = self._store.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket):
+        self._store[bucket.key] = bucket.bytecode_to_string()
+
+
+_BYTECODE_CACHE = _SharedBytecodeCache()
+
+
 def make_test_app(database_url: str, instance_path, **extra):
     config = {
         "TESTING": True,
@@ -64,9 +84,13 @@ def make_test_app(database_url: str, instance_path, **extra):
         "HESK_ATTACHMENTS_DIR": str(instance_path / "attachments"),
         "HESK_SEND_MAIL_AFTER_REQUEST": False,
         "HESK_LOG_LEVEL": "WARNING",
+        # scrypt at a low cost: the suite logs in hundreds of times (production keeps werkzeug's default)
+        "HESK_PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
     }
     config.update(extra)
-    return create_app(config)
+    app = create_app(config)
+    app.jinja_env.bytecode_cache = _BYTECODE_CACHE
+    return app
 
 
 @pytest.fixture(scope="session")

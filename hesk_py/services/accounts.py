@@ -11,6 +11,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -31,8 +32,16 @@ class AccountError(HeskError):
         self.errors = errors
 
 
+def _hash_method() -> str:
+    """werkzeug's scrypt with its default cost; the test suite sets a cheaper cost (HESK_PASSWORD_HASH_METHOD)
+    so hundreds of logins do not spend minutes hashing. Existing hashes keep working whatever the setting."""
+    if has_app_context():
+        return current_app.config.get("HESK_PASSWORD_HASH_METHOD") or "scrypt"
+    return "scrypt"
+
+
 def hash_password(password: str) -> str:
-    return generate_password_hash(password, method="scrypt")
+    return generate_password_hash(password, method=_hash_method())
 
 
 def password_problem(password: str, *, username: str = "", email: str = "") -> str | None:
@@ -123,8 +132,12 @@ def authenticate(login: str, password: str) -> User | None:
 
 
 @functools.cache
+def _dummy_hash_for(method: str) -> str:
+    return generate_password_hash("not-a-real-password", method=method)
+
+
 def _dummy_hash() -> str:
-    return generate_password_hash("not-a-real-password", method="scrypt")
+    return _dummy_hash_for(_hash_method())
 
 
 def load_user(session_id: str) -> User | None:
