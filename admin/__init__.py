@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from flask import Blueprint
+from sqlalchemy.exc import DBAPIError
 
 from admin import auth, mfa, profile, security, tickets, upgrade, welcome
-from admin import knowledgebase
+from admin import display, knowledgebase, service_messages
+from admin import canned, ticket_templates
 from admin import settings as settings_pages
 
 bp = Blueprint("admin", __name__)
@@ -18,6 +20,12 @@ def _require_login():
     return security.guard()
 
 
+# While schema migrations are pending: a banner on every page, and a page saying how to upgrade when one
+# fails for want of them (admin/upgrade.py).
+bp.context_processor(upgrade.template_context)
+bp.register_error_handler(DBAPIError, upgrade.database_error)
+
+
 bp.register_blueprint(auth.bp)
 bp.register_blueprint(profile.bp, url_prefix="/profile")
 bp.register_blueprint(mfa.bp, url_prefix="/mfa")
@@ -26,3 +34,7 @@ bp.register_blueprint(settings_pages.bp)
 bp.register_blueprint(upgrade.bp, url_prefix="/upgrade")
 bp.register_blueprint(welcome.bp, url_prefix="/welcome")
 bp.register_blueprint(knowledgebase.bp)
+bp.register_blueprint(canned.bp)
+bp.register_blueprint(ticket_templates.bp)
+bp.register_blueprint(service_messages.bp)
+bp.register_blueprint(display.bp)

@@ -81,7 +81,15 @@ def login():
     elif request.method == "POST":
         error, status = _("Enter your username and password."), 400
     return render_template("admin/auth/login.html", form=form, error=error, autologin=autologin,
-                           remember_days=accounts.REMEMBER_DAYS, reset_pass=bool(settings.get("reset_pass"))), status
+                           remember_days=accounts.REMEMBER_DAYS, reset_pass=bool(settings.get("reset_pass")),
+                           usernames=_usernames() if settings.get("list_users") else None), status
+
+
+def _usernames() -> list[str]:
+    """HESK's "List usernames": the active staff's usernames for a drop-down on the login page."""
+    from sqlalchemy import select
+
+    return list(db.session.scalars(select(User.username).where(User.active.is_(True)).order_by(User.username)))
 
 
 def _password_accepted(user: User, *, remember: bool, next_url: str | None):

@@ -45,8 +45,8 @@ def _typed(tab: str) -> dict[str, Any]:
     typed: dict[str, Any] = {}
     for d in settings.definitions(tab):
         name = d.field_name
-        if d.control == "logo":
-            continue
+        if d.control == "logo" or d.pending:
+            continue  # a pending setting is shown disabled: the browser sends nothing, the stored value stays
         if d.kind == "bool":
             typed[d.key] = name in request.form
         elif d.control == "checkboxes":

@@ -269,6 +269,7 @@ def _date_settings() -> dict:
             "updated": (int(settings.get("updatedformat")), settings.get("format_updated")),
             "timestamp": (4, settings.get("format_timestamp")),
             "format_timestamp": settings.get("format_timestamp"), "format_date": settings.get("format_date"),
+            "format_time": settings.get("format_time"),
             "tz": tz, "now": now, "today": today, "yesterday": today - timedelta(days=1),
         }
         g._hesk_date_settings = cached
@@ -293,7 +294,7 @@ def ticket_date(value: datetime | None, which: str = "timestamp") -> str:
     if mode == 2:
         day = local.date()
         if day == ds["today"]:
-            return local.strftime("%H:%M")
+            return local.strftime(ds["format_time"])
         if day == ds["yesterday"]:
             return _("Yesterday")
         return format_date(value, "dd MMM yy")
@@ -662,6 +663,12 @@ def new():
         form.email.data = args.get("email", "")[:255]
         form.subject.data = args.get("subject", "")[:255]
         form.message.data = args.get("message", "")[:100_000]
+        if args.get("template", "").isdigit() and len(args["template"]) < 10:
+            picked = _filled_template(int(args["template"]), form.name.data, form.email.data)
+            if picked is not None:
+                form.subject.data = form.subject.data or picked[0]
+                form.message.data = (form.message.data.rstrip("\n") + "\n\n" + picked[1]
+                                     if form.message.data.strip() else picked[1])
         if args.get("category", "").isdigit() and int(args["category"]) in {c.id for c in categories}:
             form.category.data = int(args["category"])
         if args.get("priority", "").isdigit() and int(args["priority"]) in {c.value for c in form.priority.choices}:
@@ -729,7 +736,9 @@ def new():
     widgets = custom_fields.widgets(fields, custom_values, custom_errors, staff=True,
                                     use_defaults=request.method == "GET")
     status_code = 400 if request.method == "POST" else 200
-    return render_template("admin/tickets/new.html", form=form, widgets=widgets), status_code
+    return render_template("admin/tickets/new.html", form=form, widgets=widgets,
+                           template_choices=_template_choices(),
+                           template_picked=request.args.get("template", type=int)), status_code
 
 
 def _label(row) -> str:
@@ -779,9 +788,15 @@ def _render_view(ticket: Ticket, *, reply_form: ReplyForm | None = None, note_fo
     draft = ticket_work.get_draft(ticket, user)
     last_id = max((r.id for r in replies), default=0)
 
+    can_reply = may(user, "reply", ticket)
     if reply_form is None:
         reply_form = ReplyForm(formdata=None)
         reply_form.message.data = draft.message if draft else request.args.get("message", "")[:100_000]
+        picked = _picked_canned(ticket, user) if can_reply else None
+        if picked is not None:
+            # "add to the bottom" (HESK's default): a draft is kept above the canned text
+            reply_form.message.data = (reply_form.message.data.rstrip("\n") + "\n\n" + picked
+                                       if reply_form.message.data.strip() else picked)
         reply_form.notify.data = bool(accounts.preferences(user).get("notify_customer_reply"))
         reply_form.status.data = STATUS_REPLIED
         reply_form.priority.data = 0
@@ -855,11 +870,28 @@ def _render_view(ticket: Ticket, *, reply_form: ReplyForm | None = None, note_fo
         reply_top=int(settings.get("reply_top")), time_worked_on=bool(settings.get("time_worked")),
         sequential=bool(settings.get("sequential")), autostart=bool(accounts.preferences(user).get("autostart")),
         require_owner=bool(settings.get("require_owner")) and ticket.owner_id != user.id,
-        last_reply_id=last_id,
+        last_reply_id=last_id, suggested=_suggested_articles(ticket, user),
+        canned_choices=_canned_choices() if can_reply else [],
+        canned_picked=request.args.get("canned", type=int),
     )
     # recorded after the page is built: the commit would otherwise expire what the page still reads
     ticket_work.mark_viewing(ticket, user)
     return page, status_code
+
+
+def _suggested_articles(ticket: Ticket, user: User) -> list[tuple[int, str]]:
+    """The knowledgebase articles suggested to the customer while they wrote the ticket, as (id, title),
+    when this staff member wants to see them (profile: "Show suggested knowledgebase articles")."""
+    ids = [i for i in (ticket.suggested_articles or []) if isinstance(i, int)]
+    if not ids or not accounts.preferences(user).get("show_suggested"):
+        return []
+    from hesk_py.models.knowledgebase import ARTICLE_DRAFT, KbArticle
+
+    stmt = select(KbArticle.id, KbArticle.title).where(KbArticle.id.in_(ids))
+    if not user.can("can_man_kb"):
+        stmt = stmt.where(KbArticle.type != ARTICLE_DRAFT)
+    titles = dict(db.session.execute(stmt).all())
+    return [(i, titles[i]) for i in ids if i in titles]
 
 
 def _pattern(endpoint: str, arg: str, **values) -> str:
@@ -899,6 +931,80 @@ def _ban_state(ticket: Ticket, user: User) -> dict:
 def _reply_choices(form: ReplyForm, statuses, priorities, can_resolve: bool) -> None:
     form.status.choices = choices([(s.id, _label(s)) for s in statuses if s.kind != STATUS_CLOSED or can_resolve])
     form.priority.choices = choices([(0, _("Don't change"))] + [(p.id, _label(p)) for p in priorities])
+
+
+# --- canned responses and ticket templates ------------------------------------------------------------
+
+def _canned_choices() -> list:
+    """(id, title) of every canned response, for the reply form's picker (one small query)."""
+    from hesk_py.models.canned import CannedResponse
+
+    return db.session.execute(select(CannedResponse.id, CannedResponse.title)
+                              .order_by(CannedResponse.sort_order, CannedResponse.id)).all()
+
+
+def _filled_canned(ticket: Ticket, user: User, canned_id: int) -> str | None:
+    from hesk_py.models.canned import CannedResponse
+    from hesk_py.services import canned
+
+    try:
+        found = canned.get(CannedResponse, canned_id)
+    except canned.CannedNotFound:
+        return None
+    owner = _staff_names().get(ticket.owner_id, "") if ticket.owner_id else ""
+    return canned.fill_for_ticket(found.message, ticket, staff_name=user.name, owner_name=owner)
+
+
+def _picked_canned(ticket: Ticket, user: User) -> str | None:
+    """The canned response chosen with the reply form's picker without JavaScript (``?canned=N``)."""
+    raw = request.args.get("canned", "")
+    if not raw.isdigit() or len(raw) > 9:
+        return None
+    return _filled_canned(ticket, user, int(raw))
+
+
+@bp.get("/tickets/<trackid>/canned/<int:canned_id>")
+def canned_text(trackid, canned_id):
+    """For the reply form's script: a canned response with this ticket's tags filled in."""
+    ticket = _load(trackid)
+    _require("reply", ticket)
+    text = _filled_canned(ticket, _user(), canned_id)
+    if text is None:
+        return jsonify(error=_("That canned response no longer exists.")), 404
+    return jsonify(message=text)
+
+
+def _template_choices() -> list:
+    from hesk_py.models.canned import TicketTemplate
+
+    return db.session.execute(select(TicketTemplate.id, TicketTemplate.title)
+                              .order_by(TicketTemplate.sort_order, TicketTemplate.id)).all()
+
+
+def _filled_template(template_id: int, name: str, email: str) -> tuple[str, str] | None:
+    """(subject, message) of a ticket template, with what the form knows so far filled in."""
+    from hesk_py.models.canned import TicketTemplate
+    from hesk_py.services import canned
+
+    try:
+        found = canned.get(TicketTemplate, template_id)
+    except canned.CannedNotFound:
+        return None
+    return (canned.template_subject(found),
+            canned.fill_for_new_ticket(found.message, name=name, email=email, staff_name=_user().name))
+
+
+@bp.get("/tickets/new/template/<int:template_id>")
+def template_text(template_id):
+    """For the "New ticket" form's script: a ticket template's subject and text (``?name=&email=`` fill the
+    customer's tags)."""
+    _require_tickets()
+    if not _submit_categories(_user(), _categories()):
+        abort(403)
+    found = _filled_template(template_id, request.args.get("name", "")[:255], request.args.get("email", "")[:255])
+    if found is None:
+        return jsonify(error=_("That ticket template no longer exists.")), 404
+    return jsonify(subject=found[0], message=found[1])
 
 
 @bp.get("/tickets/<trackid>")
@@ -1031,9 +1137,28 @@ def _next_ticket_needing_reply(user: User, after: Ticket) -> Ticket | None:
     return db.session.scalar(stmt)
 
 
+def _load_or_gone(trackid: str, what: str):
+    """(ticket, None), or (None, a page) when the ticket is gone: deleted (or moved out of this user's
+    sight) while they were writing. The page says so and gives back what they typed, instead of a bare
+    404; it is the same answer for a ticket that never existed, so it tells nothing about other tickets."""
+    _require_tickets()
+    try:
+        return ticket_access.find_visible(_user(), trackid, options=(lazyload(Ticket.owner),)), None
+    except TicketNotFound:
+        pass
+    if not ActionForm().validate_on_submit():  # the CSRF token: only the writer's own text comes back
+        abort(400)
+    text = (request.form.get("message") or "")[:1_000_000]
+    files = [f.filename for f in request.files.getlist("attachments") if f and f.filename]
+    return None, (render_template("admin/tickets/gone.html", trackid=trackid[:20], text=text, files=files,
+                                  what=what), 404)
+
+
 @bp.post("/tickets/<trackid>/reply")
 def reply(trackid):
-    ticket = _load(trackid)
+    ticket, gone = _load_or_gone(trackid, "reply")
+    if gone is not None:
+        return gone
     _require("reply", ticket)
     user = _user()
     form = ReplyForm()
@@ -1130,7 +1255,9 @@ def draft(trackid):
 
 @bp.post("/tickets/<trackid>/notes")
 def add_note(trackid):
-    ticket = _load(trackid)
+    ticket, gone = _load_or_gone(trackid, "note")
+    if gone is not None:
+        return gone
     _require("note", ticket)
     form = NoteForm()
     if not form.validate_on_submit():

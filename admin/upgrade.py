@@ -2,13 +2,16 @@
 migrations, get reminded to back up, and apply them (``hesk-py upgrade`` does the same from a shell).
 
 The installer cannot do this once the help desk is installed (/install/ answers 404 then), hence this
-page in the staff panel. If the new version's login itself needs a pending migration, use the command.
+page in the staff panel. While migrations are pending every staff page shows a banner (administrators get
+a link here, other staff a note to ask them). When a page fails because the database lacks what this
+version reads (from far enough back even the login does), a page says how to upgrade instead of a bare
+error: "hesk-py upgrade" in a shell, or the installer's upgrade.
 """
 from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -21,6 +24,80 @@ from hesk_py.services import schema
 
 bp = Blueprint("upgrade", __name__)
 log = logging.getLogger(__name__)
+
+_AT_HEAD = "hesk_schema_at_head"  # app.extensions: this process saw the database at the newest revision
+_SCRIPT = "hesk_schema_script"  # app.extensions: the parsed migrations (they change only with the code)
+
+
+def _pending_now() -> list[str]:
+    """Revisions this version needs that the database lacks, read on the request's own connection (a
+    second connection would wait for the session's write lock on SQLite)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.util import CommandError
+
+    ext = current_app.extensions
+    script = ext.get(_SCRIPT)
+    if script is None:
+        script = ext[_SCRIPT] = schema.script()
+    current = MigrationContext.configure(db.session.connection()).get_current_revision()
+    try:
+        return [r.revision for r in script.iterate_revisions("heads", current)]
+    except CommandError:  # a revision this version does not know: a newer version's database
+        return []
+
+
+def schema_behind() -> bool:
+    """Whether migrations are pending (the banner on every staff page). Once the database is seen at the
+    newest revision this process stops asking: it cannot fall behind while the code stays the same."""
+    if current_app.extensions.get(_AT_HEAD):
+        return False
+    if "hesk_schema_behind" not in g:
+        g.hesk_schema_behind = bool(_pending_now())
+        if not g.hesk_schema_behind:
+            current_app.extensions[_AT_HEAD] = True
+    return g.hesk_schema_behind
+
+
+def template_context() -> dict:
+    """For templates/admin/base.html (a context processor of the admin blueprint)."""
+    return {"schema_behind": schema_behind}
+
+
+def _viewer_is_admin() -> bool:
+    from flask_login import current_user
+
+    try:  # loading the user may be what failed (an older users table)
+        return bool(current_user.is_authenticated and current_user.is_admin)
+    except Exception:
+        db.session.rollback()
+        return False
+
+
+def database_error(exc):
+    """Error handler of the admin blueprint for database errors: when the schema is behind, the page
+    failed because it needs a pending migration, so say how to apply them. Otherwise the app's own
+    handler answers (503 when the database is unreachable, 500 else)."""
+    db.session.rollback()
+    g.pop("hesk_schema_behind", None)
+    try:
+        behind = bool(_pending_now())
+    except Exception:  # the database is unreachable: not a schema matter
+        db.session.rollback()
+        behind = False
+    if not behind:
+        handler = current_app._find_error_handler(exc, [])  # the app-wide one (hesk_py/errors.py)
+        if handler is None:
+            raise exc
+        return handler(exc)
+    log.warning("%s %s failed while schema migrations are pending: %s", request.method, request.path,
+                type(exc.orig or exc).__name__)
+    is_admin = _viewer_is_admin()
+    try:
+        return render_template("admin/upgrade/needed.html", is_admin=is_admin), 503
+    except Exception:
+        db.session.rollback()
+        log.exception("rendering the upgrade-needed page failed")
+        return render_template("errors/minimal.html", code=503), 503
 
 
 class UpgradeForm(FlaskForm):

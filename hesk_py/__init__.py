@@ -78,6 +78,10 @@ def create_app(test_config: dict | None = None):
         frame_options="SAMEORIGIN",
     )
 
+    from hesk_py import web_security
+
+    web_security.init_app(app)
+
     from hesk_py.services.accounts import load_user
 
     login_manager.user_loader(load_user)

@@ -12,6 +12,9 @@ from flask.cli import FlaskGroup, with_appcontext
 from flask_babel import gettext as _
 
 EX_TEMPFAIL = 75  # sysexits.h: the mail server retries later
+# Whether "hesk-py pipe" files email yet (it is not built: it answers EX_TEMPFAIL). The installer's Finish
+# page offers the piping line only when this is True.
+PIPE_AVAILABLE = False
 
 
 def _create_app():
@@ -133,9 +136,10 @@ def install_cmd(db_url, admin_user, admin_email, admin_password_file, admin_name
 
 
 @click.command("upgrade")
+@click.option("--yes", "-y", "assume_yes", is_flag=True, help="Apply the migrations without asking.")
 @with_appcontext
-def upgrade():
-    """Apply pending schema migrations (after uploading a new version)."""
+def upgrade(assume_yes):
+    """Apply pending schema migrations (after uploading a new version); asks first unless --yes."""
     _require_installed()
     from hesk_py.services import schema
 
@@ -143,9 +147,15 @@ def upgrade():
     if not pending:
         click.echo(_("The database is up to date (revision %(rev)s).", rev=schema.current_revision()))
         return
-    click.echo(_("Back up the database before upgrading. Pending migrations:"))
+    click.echo(_("The database is at revision %(a)s; this version needs %(b)s. Migrations to apply:",
+                 a=schema.current_revision() or "-", b=schema.head_revision()))
     for rev, doc in pending:
         click.echo(f"  {rev}  {doc}")
+    click.echo(_("Back up the database before upgrading (and the instance folder): if a migration stops "
+                 "halfway, only a backup brings the data back."))
+    if not assume_yes and not click.confirm(_("Apply these migrations now?"), default=False):
+        click.echo(_("Nothing was changed."), err=True)
+        sys.exit(1)
     schema.upgrade(echo=click.echo)
     click.echo(_("Done: the database is at revision %(rev)s.", rev=schema.current_revision()))
 

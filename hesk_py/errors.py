@@ -1,4 +1,5 @@
-"""Error pages: 400, 403, 404, 405, 500 and 503 (database unreachable), rendered from templates."""
+"""Error pages: 400, 403, 404, 405, 413 (request too large), 500 and 503 (database unreachable), rendered
+from templates."""
 from __future__ import annotations
 
 import logging
@@ -46,6 +47,13 @@ def init_app(app) -> None:
     @app.errorhandler(405)
     def not_allowed(exc):
         return _page(405, "errors/405.html")
+
+    @app.errorhandler(413)
+    def too_large(exc):
+        # the body was not read, so the form cannot come back filled in; say how much is allowed and that
+        # going back in the browser usually keeps what was typed
+        limit = app.config.get("MAX_CONTENT_LENGTH") or 0
+        return _page(413, "errors/413.html", limit_mb=max(1, round(limit / 1024 / 1024)) if limit else None)
 
     @app.errorhandler(OperationalError)
     def db_down(exc):

@@ -27,12 +27,22 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+class HeskTalisman(Talisman):
+    """Talisman's headers, then the per-request security settings (hesk_py/web_security.py)."""
+
+    def _set_response_headers(self, response):
+        response = super()._set_response_headers(response)
+        from hesk_py import web_security
+
+        return web_security.adjust_headers(response)
+
+
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
 babel = Babel()
 login_manager = LoginManager()
-talisman = Talisman()
+talisman = HeskTalisman()
 # Counters live in the database (hesk_py/services/ratelimit.py registers the heskdb:// storage), so every
 # process and machine counts together. No default limits: only the routes that say so are limited.
 # A storage failure lets the request through (the view then meets the database error itself).

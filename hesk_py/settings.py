@@ -155,6 +155,9 @@ class SettingDef:
     # shown after the input: "days", "seconds", "KB"
     unit: Any = ""
     extra: dict = field(default_factory=dict)
+    # the feature this setting waits for (a translatable name) when it has no effect yet: the settings
+    # page shows it disabled with "takes effect when ... is available" instead of a knob that does nothing
+    pending: Any = ""
 
     @property
     def field_name(self) -> str:
@@ -192,6 +195,11 @@ def definition(key: str) -> SettingDef:
         return _REGISTRY[key]
     except KeyError:
         raise UnknownSetting(key) from None
+
+
+def pending_keys() -> dict[str, Any]:
+    """{key: the feature it waits for} for every setting that has no effect yet."""
+    return {k: d.pending for k, d in _REGISTRY.items() if d.pending}
 
 
 def definitions(tab: str | None = None) -> list[SettingDef]:
@@ -1289,3 +1297,36 @@ def _force_ssl_needs_https(v, submitted):
         return {_blame(submitted, "force_ssl", "hesk_url"): _l(
             "Force SSL needs a help desk URL starting with https://.")}
     return {}
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings of features that are not built yet. They keep their key, default and validation (a value
+# stored now is used once the feature exists), but the settings page shows them disabled with a note.
+# ---------------------------------------------------------------------------------------------
+
+def _mark_pending(feature: Any, *keys: str) -> None:
+    from dataclasses import replace
+
+    for key in keys:
+        _REGISTRY[key] = replace(definition(key), pending=feature)
+
+
+_mark_pending(_l("customer accounts"), "customer_accounts", "customer_accounts_registration", "customer_autologin",
+              "customer_accounts_allow_email_changes", "customer_accounts_verify_email_cooldown",
+              "require_mfa_customers", "customer_ticket_list", "extend_customer")
+_mark_pending(_l("an idle time-out for staff sessions (staff sessions now last until the browser closes)"),
+              "extend_admin")
+_mark_pending(_l("email fetching (piping, IMAP and POP3)"), "email_piping", "strip_quoted", "eml_req_msg",
+              "save_embedded", "imap", "imap_job_wait", "imap_keep", "pop3", "pop3_job_wait", "pop3_keep",
+              "pipe_block_noreply", "pipe_block_returned", "pipe_block_duplicate", "loop_hits", "loop_time",
+              "pipe_customer_rejection_notification", "pipe_customer_rejection_email_cooldown_hours",
+              "notify_skip_spam", "notify_spam_tags")
+_mark_pending(_l("ticket followers"), "multi_eml", "email_include_to", "email_include_cc", "email_max_recipients")
+_mark_pending(_l("files attached to notification emails"), "attachments.attachment_in_email_type",
+              "attachments.direct_attachment_in_email", "attachments.file_max_size",
+              "attachments.direct_attachment_in_email_no_of_files", "attachments.first_x_attachments")
+_mark_pending(_l("HTML emails"), "email_formatting")
+_mark_pending(_l("email typo suggestions on the ticket form"), "detect_typos", "email_providers")
+_mark_pending(_l("a rich text editor"), "kb_wysiwyg", "staff_ticket_formatting")
+_mark_pending(_l("the users online list"), "online", "online_min")
+_mark_pending(_l("detailed error reports for staff"), "debug_mode")

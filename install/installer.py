@@ -799,6 +799,13 @@ def pipe_command(config_file: str | Path) -> str:
     return f"{_config_env(config_file)}{command_path()} pipe"
 
 
+def pipe_available() -> bool:
+    """Whether ``hesk-py pipe`` files email in this version (the Finish page offers piping only then)."""
+    from hesk_py import cli
+
+    return cli.PIPE_AVAILABLE
+
+
 # --- installing ----------------------------------------------------------------------------------------
 
 @dataclass
@@ -1222,6 +1229,6 @@ __all__ = [
     "CheckLine", "DatabaseProblem", "DatabaseReport", "DatabaseSettings", "Event", "ExistingSchema",
     "InstallPlan", "Installation", "STEP_LABELS", "blocking", "check_database", "command_path", "cron_line",
     "default_sqlite_path", "find_existing", "helpdesk_problems", "install_from_cli", "make_engine",
-    "noreply_address", "pipe_command", "schema_state", "server_check", "signal_restart", "spam_question",
-    "upgrade_pending",
+    "noreply_address", "pipe_available", "pipe_command", "schema_state", "server_check", "signal_restart",
+    "spam_question", "upgrade_pending",
 ]

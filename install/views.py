@@ -126,7 +126,8 @@ def index():
         session["language"] = form.language.data
         if form.apply_language.data:
             return redirect(url_for("install.index"))
-        mode = "upgrade" if form.upgrade.data and existing is not None else "install"
+        # "Upgrade" only for an older schema: an up-to-date help desk lacks its config, not migrations
+        mode = "upgrade" if form.upgrade.data and existing is not None and existing.pending else "install"
         data = _wizard()
         if data.get("mode") != mode:
             data.update(mode=mode, db_ok=False, helpdesk_ok=False)
@@ -137,7 +138,9 @@ def index():
         session[KEY] = data
         return redirect(url_for("install.server"))
     installer.warm_up()
-    return _render("install/index.html", "index", form=form, existing=existing)
+    return _render("install/index.html", "index", form=form, existing=existing,
+                   sqlite_path=installer.default_sqlite_path(current_app.instance_path),
+                   config_file=_config_file())
 
 
 @bp.post("/reset")
@@ -377,7 +380,8 @@ def _stream(job: installer.Installation, current: str, **ctx) -> Response:
                            steps=_indicator(current, links=False), finish_steps=_indicator("finish", links=False),
                            current=current, mode=_mode(), config_file=str(_config_file()), running=True,
                            cron_line=installer.cron_line(_config_file()),
-                           pipe_command=installer.pipe_command(_config_file()), **ctx)
+                           pipe_command=(installer.pipe_command(_config_file()) if installer.pipe_available()
+                                         else None), **ctx)
     response = Response(body, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Accel-Buffering"] = "no"  # nginx: pass each piece on at once

@@ -1,4 +1,5 @@
 """Every table of the help desk. Import models from here: ``from hesk_py.models import Ticket``."""
+from hesk_py.models.canned import CannedResponse, TicketTemplate
 from hesk_py.models.customers import Customer
 from hesk_py.models.outbox import OUTBOX_FAILED, OUTBOX_QUEUED, OUTBOX_SENT, OutboxMessage
 from hesk_py.models.custom_fields import CustomField
@@ -7,6 +8,7 @@ from hesk_py.models.knowledgebase import (
     KbArticle, KbArticleRevision, KbAttachment, KbCategory, KbTerm, KbVote,
 )
 from hesk_py.models.security import BannedEmail, BannedIP, FailedAttempt, RateLimitCounter, UsedFormToken
+from hesk_py.models.service_messages import ServiceMessage
 from hesk_py.models.settings import Setting
 from hesk_py.models.tickets import Attachment, Note, Reply, Ticket, TicketEvent
 from hesk_py.models.ticket_work import (
@@ -27,6 +29,7 @@ __all__ = [
     "AuthToken",
     "BannedEmail",
     "BannedIP",
+    "CannedResponse",
     "Category",
     "Customer",
     "CustomField",
@@ -50,6 +53,7 @@ __all__ = [
     "Priority",
     "Reply",
     "ReplyDraft",
+    "ServiceMessage",
     "Setting",
     "Status",
     "Ticket",
@@ -58,6 +62,7 @@ __all__ = [
     "TicketEvent",
     "TicketLink",
     "TicketTimer",
+    "TicketTemplate",
     "TicketViewer",
     "UsedFormToken",
     "User",

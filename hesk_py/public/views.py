@@ -44,7 +44,9 @@ from hesk_py.public.forms import (
     TicketActionForm,
     ViewTicketForm,
 )
-from hesk_py.services import antispam, attachments, attempts, barcodes, custom_fields, public, tickets
+from hesk_py.services import (
+    antispam, attachments, attempts, barcodes, custom_fields, public, service_messages, tickets,
+)
 from hesk_py.services.defaults import label
 from hesk_py.services.errors import InvalidTicketData, TicketNotFound
 
@@ -160,7 +162,8 @@ def index():
     kb_home = knowledgebase_url()
     if kb_only and kb_home:
         return redirect(kb_home)
-    return render_template("public/index.html", kb_only=kb_only, kb_search_url=knowledgebase_url(search=True))
+    return render_template("public/index.html", kb_only=kb_only, kb_search_url=knowledgebase_url(search=True),
+                           service_messages=service_messages.for_page(_language()))
 
 
 @bp.post("/language")

@@ -13,7 +13,19 @@ def _outbox() -> str:
     return _("%(sent)s sent, %(retried)s to retry, %(failed)s failed", **counts)
 
 
+def _autoclose() -> str:
+    from hesk_py import settings
+    from hesk_py.services import tickets
+
+    days = int(settings.get("autoclose"))
+    if days <= 0:
+        return _("off")
+    return _("%(n)s tickets resolved", n=tickets.autoclose(days))
+
+
 JOBS: dict[str, Callable[[], str]] = {
+    # auto-close first, so the "ticket resolved" emails it queues go out in the same run
+    "autoclose": _autoclose,
     "outbox": _outbox,
 }
 

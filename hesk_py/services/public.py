@@ -198,7 +198,49 @@ def check_submission(sub: Submission) -> dict[str, Any]:
     if not subject:
         subject = subject_from_message(message, name)
     return {"name": name, "email": email, "subject": subject, "message": message, "category_id": category.id,
-            "priority_id": priority_id, "custom": custom or None, "uploads": uploads, "token": token}
+            "priority_id": priority_id, "custom": custom or None, "uploads": uploads, "token": token,
+            "suggested_articles": suggested_articles(_values(data, "suggested")) or None}
+
+
+def _values(data: Mapping[str, Any], name: str) -> list[str]:
+    getlist = getattr(data, "getlist", None)
+    if getlist is not None:
+        return [str(v) for v in getlist(name)]
+    value = data.get(name)
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
+
+
+def suggested_articles(raw: Iterable[str]) -> list[int]:
+    """The knowledgebase articles the form suggested while the customer typed (the page adds their ids):
+    whole numbers only, each once, in the order shown, at most ``kb_search_limit``, and only articles
+    customers may read (anything else in the posted list is dropped, never stored)."""
+    if not int(settings.get("kb_enable")) or not settings.get("kb_recommendanswers"):
+        return []
+    limit = max(0, int(settings.get("kb_search_limit")))
+    wanted: list[int] = []
+    for value in raw:
+        value = value.strip()
+        if not value.isdigit() or len(value) > 9:
+            continue
+        number = int(value)
+        if number not in wanted:
+            wanted.append(number)
+        if len(wanted) >= max(limit * 4, 50):  # a page never adds more; a robot's list goes no further
+            break
+    if not wanted or not limit:
+        return []
+    from hesk_py.models.knowledgebase import ARTICLE_PUBLISHED, KbArticle
+    from hesk_py.services import knowledgebase as kb
+
+    visible_categories = kb.catalogue().visible_ids(kb.CUSTOMERS) or set()
+    if not visible_categories:
+        return []
+    allowed = set(db.session.scalars(select(KbArticle.id).where(
+        KbArticle.id.in_(wanted), KbArticle.type == ARTICLE_PUBLISHED,
+        KbArticle.category_id.in_(sorted(visible_categories)))))
+    return [a for a in wanted if a in allowed][:limit]
 
 
 def submit_ticket(sub: Submission) -> Ticket:

@@ -546,6 +546,31 @@ def resolve(ticket: Ticket, *, actor: Actor, notify: bool = True) -> Ticket:
     return change_status(ticket, STATUS_RESOLVED, actor=actor, notify=notify)
 
 
+def autoclose(days: int, *, now: datetime | None = None, limit: int = 500) -> int:
+    """HESK's auto-close: resolve tickets still waiting on the customer (status Replied) whose last staff
+    reply is at least ``days`` days old. Each one is resolved by the system (history "automatically",
+    the customer told per ``notify_closed``). Returns how many were resolved; 0 days does nothing."""
+    if days <= 0:
+        return 0
+    from datetime import timedelta
+
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    last_staff_reply = (select(func.max(Reply.created_at))
+                        .where(Reply.ticket_id == Ticket.id, Reply.author_type == "staff")
+                        .correlate(Ticket).scalar_subquery())
+    ids = db.session.scalars(
+        select(Ticket.id).where(Ticket.status_id == STATUS_REPLIED, Ticket.last_replier == "staff",
+                                last_staff_reply <= cutoff).order_by(Ticket.id).limit(limit)).all()
+    done = 0
+    for ticket_id in ids:
+        ticket = db.session.get(Ticket, ticket_id)
+        if ticket is None or ticket.status_id != STATUS_REPLIED:  # changed since the query
+            continue
+        change_status(ticket, STATUS_RESOLVED, actor=Actor.system())
+        done += 1
+    return done
+
+
 def assign(ticket: Ticket, owner_id: int | None, *, actor: Actor, notify: bool = True) -> Ticket:
     """Give the ticket to a staff member (None: unassign). The new owner is told unless they did it."""
     owner = None

@@ -40,6 +40,7 @@ SELF_SERVICE = {
     "admin.mfa.email",
     "admin.mfa.backup_codes",
     "admin.mfa.disable",
+    "admin.display.css",  # the panel's setting-driven stylesheet: every page of every staff member loads it
 }
 
 SECRET_SUBJECT = "Walk-secret-subject-Q7Z"

@@ -3,14 +3,17 @@ would use them: what the page shows, what each POST changes, and the history row
 from __future__ import annotations
 
 import re
+from html import unescape
 
 import pytest
 from sqlalchemy import select
 
+from hesk_py import settings
 from hesk_py.extensions import db
 from hesk_py.models import Attachment, Note, OutboxMessage, Reply, Ticket, User
 from hesk_py.models.workflow import PRIORITY_HIGH, STATUS_IN_PROGRESS, STATUS_REPLIED, STATUS_RESOLVED
 from tests.admin.ticket_helpers import act, events, flashes, in_db, logged_in, post, text_of, ticket_row, upload
+from tests.conftest import csrf_token_from
 
 ALL_FEATURES = ["can_view_tickets", "can_reply_tickets", "can_del_tickets", "can_edit_tickets",
                 "can_merge_tickets", "can_link_tickets", "can_resolve", "can_del_notes", "can_change_cat",
@@ -93,12 +96,201 @@ def test_bad_reply_comes_back_with_the_text_kept(app, admin_client, trackid):
     assert ticket_row(app, trackid).reply_count == 0
 
 
-def test_reply_for_a_deleted_ticket_is_not_found(app, admin_client, trackid):
-    page_token = admin_client.get(f"/admin/tickets/{trackid}")
-    assert page_token.status_code == 200
+def test_reply_or_note_for_a_deleted_ticket_gives_the_text_back(app, admin_client, trackid):
+    # the page was open (its CSRF token in hand) when a colleague deleted the ticket
+    page_token = csrf_token_from(text_of(admin_client.get(f"/admin/tickets/{trackid}")))
     act(admin_client, trackid, "delete")
-    resp = post(admin_client, f"/admin/tickets/{trackid}/reply", {"message": "late", "status": "3"})
-    assert resp.status_code == 404
+    resp = admin_client.post(f"/admin/tickets/{trackid}/reply", data={
+        "message": "A long answer <about> printers", "status": "3", "csrf_token": page_token,
+        "attachments": upload("steps.txt", b"1. open")}, content_type="multipart/form-data")
+    html = text_of(resp)
+    assert resp.status_code == 404 and "This ticket no longer exists" in html
+    assert f"Ticket {trackid} was deleted" in html and "your reply was not sent" in html
+    assert "A long answer &lt;about&gt; printers</textarea>" in html and "steps.txt" in html
+    resp = admin_client.post(f"/admin/tickets/{trackid}/notes", data={"message": "Note typed meanwhile",
+                                                                     "csrf_token": page_token})
+    html = text_of(resp)
+    assert resp.status_code == 404 and "your note was not saved" in html and "Note typed meanwhile</textarea>" in html
+    # without the page's token: no text comes back (another site cannot make the page show its words)
+    resp = admin_client.post(f"/admin/tickets/{trackid}/reply", data={"message": "Injected words"})
+    assert resp.status_code == 400 and "Injected words" not in text_of(resp)
+
+
+def test_oversize_attachment_is_refused_with_the_text_kept(app, admin_client, trackid):
+    in_db(app, lambda: settings.save({"attachments.max_size": 1}))  # 1 KB
+    resp = act(admin_client, trackid, "reply", {"message": "See the log", "status": str(STATUS_REPLIED),
+                                                "priority": "0"},
+               files={"attachments": upload("big.txt", b"x" * 5000)})
+    html = text_of(resp)
+    assert resp.status_code == 400 and "See the log</textarea>" in html
+    assert "&#34;big.txt&#34; is too large" in html or '"big.txt" is too large' in html
+    resp = act(admin_client, trackid, "notes", {"message": "Log attached"},
+               files={"attachments": upload("big.txt", b"x" * 5000)})
+    assert resp.status_code == 400 and "Log attached</textarea>" in text_of(resp)
+    t = ticket_row(app, trackid)
+    assert t.reply_count == 0
+    assert in_db(app, lambda: db.session.scalar(select(Note.id).where(Note.ticket_id == t.id))) is None
+    # larger than the server takes in one request: a page that says so (the body is never read)
+    app.config["MAX_CONTENT_LENGTH"] = 4000
+    resp = act(admin_client, trackid, "reply", {"message": "Huge", "status": str(STATUS_REPLIED), "priority": "0"},
+               files={"attachments": upload("huge.txt", b"x" * 20000)})
+    html = text_of(resp)
+    assert resp.status_code == 413 and "Too much sent at once" in html and "Back button" in html
+    assert ticket_row(app, trackid).reply_count == 0
+
+
+def test_stale_draft_is_pointed_out(app, admin, admin_client, trackid):
+    act(admin_client, trackid, "reply", {"message": "My draft answer", "status": str(STATUS_REPLIED),
+                                         "priority": "0", "save_draft": "Save"})
+    html = text_of(admin_client.get(f"/admin/tickets/{trackid}"))
+    assert "My draft answer</textarea>" in html and "written before the latest reply" not in html
+
+    def customer_writes_again():
+        from datetime import timedelta
+
+        from hesk_py.models import ReplyDraft
+        from hesk_py.services import tickets as svc
+
+        draft = db.session.scalar(select(ReplyDraft))
+        draft.updated_at -= timedelta(minutes=5)  # the draft was saved a while ago
+        t = db.session.scalar(select(Ticket).where(Ticket.trackid == trackid))
+        svc.add_reply(t, message="Any news?", actor=svc.Actor.customer("Iryna Melnyk"))
+        db.session.commit()
+
+    in_db(app, customer_writes_again)
+    html = text_of(admin_client.get(f"/admin/tickets/{trackid}"))
+    assert "Any news?" in html and "My draft answer</textarea>" in html
+    assert "This draft was written before the latest reply; check that it still fits." in html
+
+
+def _set_afterreply(client, value: int):
+    resp = post(client, "/admin/profile/preferences", {"afterreply": str(value), "autoreload": "0"})
+    assert resp.status_code == 302
+
+
+def test_after_reply_preference(app, admin, admin_client, make_ticket):
+    first, second, third = (make_ticket(subject=f"Ticket {n}", autoassign=False) for n in range(3))
+    waiting = make_ticket(subject="Waiting for us", autoassign=False)
+    reply = {"message": "Done", "status": str(STATUS_REPLIED), "priority": "0"}
+    # 0: back to the ticket (the default)
+    resp = act(admin_client, first, "reply", reply)
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/admin/tickets/{first}")
+    # 1: the ticket list
+    _set_afterreply(admin_client, 1)
+    resp = act(admin_client, second, "reply", reply)
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/admin/")
+    # 2: the next ticket that needs my reply (the customer wrote last), else the list with a notice
+    _set_afterreply(admin_client, 2)
+    resp = act(admin_client, third, "reply", reply)
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/admin/tickets/{waiting}")
+    resp = act(admin_client, waiting, "reply", reply)
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/admin/")
+    assert "No other ticket needs your reply." in text_of(admin_client.get(resp.headers["Location"]))
+
+
+def _add(app, model, **kw):
+    def go():
+        row = model(**kw)
+        db.session.add(row)
+        db.session.commit()
+        return row.id
+
+    return in_db(app, go)
+
+
+CANNED_TEXT = ("Dear %%HESK_NAME%% (%%HESK_FIRST_NAME%%),\nticket %%HESK_TRACK_ID%% (#%%HESK_ID%%) "
+               "\"%%HESK_SUBJECT%%\" in %%HESK_CATEGORY%%, owner %%HESK_OWNER%%, mail %%HESK_EMAIL%%, "
+               "field %%HESK_custom1%%, %%HESK_UNKNOWN%%.\n-- %%HESK_STAFF_NAME%%")
+
+
+def reply_box(resp) -> str:
+    """The text in the reply form's message box, as the browser shows it."""
+    found = re.search(r'<textarea[^>]*name="message"[^>]*>(.*?)</textarea>', text_of(resp), re.S)
+    assert found, "no reply box"
+    return unescape(found.group(1)).replace("\r\n", "\n").removeprefix("\n")
+
+
+def test_canned_response_picker(app, admin, admin_client, trackid, make_user):
+    from hesk_py.models import CannedResponse
+    from hesk_py.models.workflow import Category
+
+    canned_id = _add(app, CannedResponse, title="Password help", message=CANNED_TEXT, sort_order=10)
+    act(admin_client, trackid, "assign", {"self": "1"})
+    t = ticket_row(app, trackid)
+    expected = (f"Dear Iryna Melnyk (Iryna),\nticket {trackid} (#{t.id}) \"Cannot log in\" in General, owner Ada "
+                f"Admin, mail iryna@example.com, field , %%HESK_UNKNOWN%%.\n-- Ada Admin")
+    category = in_db(app, lambda: db.session.get(Category, 1).name)
+    expected = expected.replace(" in General,", f" in {category},")
+    # the picker is on the reply form
+    html = text_of(admin_client.get(f"/admin/tickets/{trackid}"))
+    assert 'name="canned"' in html and "Password help" in html
+    # with JavaScript: the JSON route fills the tags for this ticket
+    resp = admin_client.get(f"/admin/tickets/{trackid}/canned/{canned_id}", headers={"Accept": "application/json"})
+    assert resp.status_code == 200 and resp.json["message"] == expected
+    assert admin_client.get(f"/admin/tickets/{trackid}/canned/999999").status_code == 404
+    # without JavaScript: ?canned=N reloads the page with the filled text in the reply box
+    assert reply_box(admin_client.get(f"/admin/tickets/{trackid}?canned={canned_id}")) == expected
+    # ... added below a saved draft, not instead of it
+    act(admin_client, trackid, "draft", {"message": "Draft first"})
+    assert reply_box(admin_client.get(f"/admin/tickets/{trackid}?canned={canned_id}")) == "Draft first\n\n" + expected
+    # permissions: staff who may not reply get neither the picker nor the text; staff who cannot see the
+    # ticket get a 404 (the same as for a ticket that does not exist)
+    make_user("reader", features=["can_view_tickets", "can_view_unassigned", "can_view_ass_others"])
+    reader = logged_in(app, "reader")
+    assert 'name="canned"' not in text_of(reader.get(f"/admin/tickets/{trackid}"))
+    assert reader.get(f"/admin/tickets/{trackid}/canned/{canned_id}").status_code == 403
+    assert "Dear Iryna" not in text_of(reader.get(f"/admin/tickets/{trackid}?canned={canned_id}"))
+    make_user("elsewhere", features=ALL_FEATURES, category_ids=[])
+    elsewhere = logged_in(app, "elsewhere")
+    resp = elsewhere.get(f"/admin/tickets/{trackid}/canned/{canned_id}")
+    assert resp.status_code == 404 and "Iryna" not in text_of(resp)
+
+
+def test_canned_custom_field_and_due_date_tags(app, admin, admin_client, make_ticket):
+    from hesk_py.models import CannedResponse
+    from hesk_py.services import custom_fields
+
+    in_db(app, lambda: (custom_fields.create_field(id=1, type="text", names={"en": "Order number"}),
+                        db.session.commit()))
+    t = make_ticket(name="Olena", custom={"custom1": "A-1001"})
+    canned_id = _add(app, CannedResponse, title="Order", message="Order %%HESK_custom1%% due %%HESK_DUE_DATE%%.",
+                     sort_order=10)
+    act(admin_client, t, "due-date", {"due_date": "2031-05-04"})
+    message = admin_client.get(f"/admin/tickets/{t}/canned/{canned_id}").json["message"]
+    assert message.startswith("Order A-1001 due ") and "2031" in message and "%%" not in message
+
+
+def test_ticket_template_chooser(app, admin, admin_client, make_user):
+    from hesk_py.models import TicketTemplate
+
+    tpl = _add(app, TicketTemplate, title="Phone order", subject="Order by phone",
+               message="%%HESK_FIRST_NAME%% called to order:\n", sort_order=10)
+    plain = _add(app, TicketTemplate, title="Callback", subject="", message="Call back %%HESK_NAME%%.",
+                 sort_order=20)
+    html = text_of(admin_client.get("/admin/tickets/new"))
+    assert 'name="template"' in html and "Phone order" in html and "Callback" in html
+    # without JavaScript: ?template=N fills subject and message, keeping what came in the address
+    resp = admin_client.get(f"/admin/tickets/new?template={tpl}&name=Oksana+Hnatiuk&email=o@example.com")
+    html = text_of(resp)
+    assert 'value="Order by phone"' in html and reply_box(resp) == "Oksana called to order:\n"
+    assert 'value="Oksana Hnatiuk"' in html
+    # no subject of its own: the title is the subject
+    resp = admin_client.get(f"/admin/tickets/new?template={plain}&name=Taras")
+    assert 'value="Callback"' in text_of(resp) and reply_box(resp) == "Call back Taras."
+    # with JavaScript: the JSON route
+    resp = admin_client.get(f"/admin/tickets/new/template/{tpl}?name=Iryna+Melnyk")
+    assert resp.json == {"subject": "Order by phone", "message": "Iryna called to order:\n"}
+    assert admin_client.get("/admin/tickets/new/template/999999").status_code == 404
+    # the ticket is created with the template's text
+    resp = post(admin_client, "/admin/tickets/new", {
+        "name": "Oksana", "email": "o@example.com", "category": "1", "priority": "4", "status": "1", "owner": "",
+        "subject": "Order by phone", "message": "Oksana called to order:\n2 printers"},
+        token_url=f"/admin/tickets/new?template={tpl}")
+    assert resp.status_code == 302
+    # staff without ticket rights get nothing
+    make_user("nobody", features=[])
+    nobody = logged_in(app, "nobody")
+    assert nobody.get(f"/admin/tickets/new/template/{tpl}").status_code == 403
 
 
 def test_save_draft_by_button_and_by_script(app, admin_client, trackid):

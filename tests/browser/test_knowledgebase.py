@@ -133,3 +133,53 @@ def test_staff_write_customer_finds_reads_and_rates(app, live_server, page, brow
     page.goto(base + f"/admin/knowledgebase/view/article/{article_id}")
     assert "5.0 of 5 (1 vote, 1 found it helpful)" in page.locator(".kb-rating").inner_text()
     screenshot("9-staff-sees-rating")
+
+
+def test_customer_sees_an_article_suggested_while_typing_a_ticket(app, live_server, page, shelves, screenshot):
+    """The submit form asks /suggest_articles as the customer types; the articles shown go with the ticket,
+    and staff see them on the ticket."""
+    from sqlalchemy import select
+
+    from hesk_py import settings
+    from hesk_py.models import Ticket
+
+    with app.app_context():
+        settings.save({"secimg_use": 0, "question_use": True, "spam_min_fill_seconds": 0, "flood": 0})
+        jam_id = kb.create_article(title=TITLE, category_id=shelves, content=CONTENT, keywords="jam stuck paper").id
+    base = live_server.url
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(base + "/submit_ticket?category=1")
+    page.fill("#name", "Casey Customer")
+    page.fill("#email", "casey@example.com")
+    page.fill("#subject", "Printer problem")
+    page.fill("#question", "PB6YM")  # the anti-spam question's default answer
+    box = page.locator("#message")
+    box.click()
+    box.type("The paper is stuck, a paper jam again", delay=20)
+    suggestion = page.locator("#kb-suggestions a", has_text=TITLE)
+    suggestion.wait_for(timeout=10000)
+    assert page.locator("#kb-suggestions").is_visible()
+    assert "Suggested knowledgebase articles" in page.locator("#kb-suggestions .kb-suggest-title").inner_text()
+    assert suggestion.get_attribute("href") == f"/knowledgebase/article/{jam_id}"
+    assert page.locator(f"form.ticket-form input[type=hidden][name=suggested][value='{jam_id}']").count() == 1
+    screenshot("1-suggested-while-typing")
+    page.set_viewport_size({"width": 375, "height": 740})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    screenshot("2-suggested-phone")
+    page.click("button:has-text('Submit ticket')")
+    page.wait_for_url(base + "/submit_ticket/done")
+    trackid = page.inner_text("strong.trackid")
+    with app.app_context():
+        assert db.session.scalars(select(Ticket.suggested_articles).where(Ticket.trackid == trackid)).one() \
+            == [jam_id]
+        db.session.rollback()
+    # staff see what the customer was offered
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(base + "/admin/login")
+    page.fill("#username", "admin")
+    page.fill("#password", ADMIN_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(base + "/admin/")
+    page.goto(base + f"/admin/tickets/{trackid}")
+    assert TITLE in page.locator(".suggested-articles").inner_text()
+    screenshot("3-staff-sees-suggested")

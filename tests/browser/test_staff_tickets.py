@@ -1,12 +1,10 @@
 """In Chromium: a staff member logs in through the form, filters the ticket list, opens a ticket, replies
-with a prefilled (canned) text and an attachment, adds a private note, assigns the ticket and resolves it;
+with a canned response picked from the reply form (its %%TAGS%% filled for this ticket) and an attachment, adds a private note, assigns the ticket and resolves it;
 the customer then sees the reply on the public ticket page. Screenshots of every step, desktop and phone."""
 from __future__ import annotations
 
 import os
 import re
-from urllib.parse import quote
-
 import pytest
 
 from tests.browser.conftest import SCREENSHOTS
@@ -14,7 +12,7 @@ from tests.conftest import ADMIN_PASSWORD
 
 pytestmark = pytest.mark.browser
 
-CANNED = "Hello Casey, please restart the printer and try again."
+CANNED_TEXT = "Hello %%HESK_FIRST_NAME%%, about %%HESK_TRACK_ID%%: please restart the printer and try again."
 
 
 @pytest.fixture
@@ -25,6 +23,13 @@ def desk(app, admin, make_user, make_ticket):
                           priority_id=2, autoassign=False)
     make_ticket(subject="Password reset please", message="I forgot it.", autoassign=False)
     make_ticket(subject="Invoice copy", message="Please send March's invoice.", autoassign=False)
+    from hesk_py.extensions import db
+    from hesk_py.models import CannedResponse
+
+    with app.app_context():
+        db.session.add_all([CannedResponse(title="Restart the printer", message=CANNED_TEXT, sort_order=10),
+                            CannedResponse(title="Something else", message="Not this one.", sort_order=20)])
+        db.session.commit()
     return printer
 
 
@@ -56,11 +61,15 @@ def test_staff_ticket_flow(app, live_server, page, browser, desk, screenshot, tm
     assert rows.count() == 1 and "The printer prints blank pages" in rows.inner_text()
     screenshot("2-filtered")
 
-    # open it; the reply form comes prefilled (as a canned response would fill it)
+    # open it and pick the canned response: the script fills it in place, its tags filled for this ticket
     page.click("a:has-text('The printer prints blank pages')")
     page.wait_for_url(base + f"/admin/tickets/{desk}")
-    page.goto(base + f"/admin/tickets/{desk}?message={quote(CANNED)}")
-    assert page.input_value("#message") == CANNED
+    canned = f"Hello Casey, about {desk}: please restart the printer and try again."
+    page.select_option("#canned", label="Restart the printer")
+    page.click("form.canned-picker >> button:has-text('Insert')")
+    page.wait_for_function("document.getElementById('message').value.length > 0")
+    assert page.input_value("#message") == canned
+    assert page.url == base + f"/admin/tickets/{desk}"  # filled in place, no reload
     screenshot("3-ticket")
 
     attachment = tmp_path / "steps.txt"
@@ -69,7 +78,7 @@ def test_staff_ticket_flow(app, live_server, page, browser, desk, screenshot, tm
     page.click("button:has-text('Submit reply')")
     page.wait_for_selector("text=Your reply was added.")
     reply = page.locator("article.reply-staff")
-    assert CANNED in reply.inner_text() and "steps.txt" in reply.inner_text()
+    assert canned in reply.inner_text() and "steps.txt" in reply.inner_text()
     with page.expect_download() as download:
         page.click("article.reply-staff >> a:has-text('steps.txt')")
     assert download.value.suggested_filename == "steps.txt"
@@ -108,7 +117,7 @@ def test_staff_ticket_flow(app, live_server, page, browser, desk, screenshot, tm
         customer.click("button:has-text('View ticket')")
         customer.wait_for_selector("h1:has-text('The printer prints blank pages')")
         main = customer.inner_text("main")
-        assert CANNED in main and "LX-200" not in main  # the reply, never the private note
+        assert canned in main and "LX-200" not in main  # the reply, never the private note
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         customer.screenshot(path=str(SCREENSHOTS / f"test_staff_ticket_flow-{db_kind()}-9-customer-sees-reply.png"),
                             full_page=True)

@@ -265,6 +265,17 @@ def test_cron_and_pipe_lines_name_this_installation(tmp_path):
     assert installer.pipe_command(tmp_path / "config.ini").endswith("hesk-py pipe")
 
 
+def test_piping_is_offered_only_once_the_pipe_verb_files_email(instance):
+    """"hesk-py pipe" is not built yet: it refuses every message (exit 75), so the installer does not tell
+    admins to set piping up. Whoever builds it turns cli.PIPE_AVAILABLE on, and the Finish page shows it."""
+    from hesk_py import cli
+
+    app = create_app(uninstalled_config(instance))
+    result = app.test_cli_runner().invoke(args=["pipe"], input="From: a@example.com\n\nhello\n")
+    assert result.exit_code == cli.EX_TEMPFAIL and "not available" in result.output
+    assert installer.pipe_available() is False
+
+
 # --- installer state and the one-time login --------------------------------------------------------------
 
 def test_state_keeps_secrets_server_side_and_private(tmp_path):
@@ -355,11 +366,13 @@ def test_install_creates_a_working_help_desk(ctx, instance, make_database, kind)
     with app.app_context():
         from hesk_py import settings as hesk_settings
         from hesk_py.extensions import db
-        from hesk_py.models import Category, Priority, Status
+        from hesk_py.models import Category, KbCategory, Priority, Status
         from hesk_py.services import accounts, schema
 
         assert schema.pending_revisions() == []
         assert db.session.get(Category, 1).name == "General"
+        kb_root = db.session.get(KbCategory, 1)  # the knowledgebase's root, every category hangs below it
+        assert kb_root is not None and kb_root.parent_id is None and kb_root.name == "Knowledgebase"
         assert db.session.query(Status).count() == 6 and db.session.query(Priority).count() == 4
         assert hesk_settings.get("hesk_title") == "Acme Support"
         assert hesk_settings.get("hesk_url") == "https://desk.example/helpdesk"

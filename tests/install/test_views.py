@@ -94,6 +94,39 @@ def test_welcome_offers_the_language_and_install_only(wizard):
     assert 'value="uk" selected' in _text(wizard.last) or 'selected value="uk"' in _text(wizard.last)
 
 
+def test_welcome_with_an_up_to_date_help_desk_explains_how_to_restore_the_config(instance, make_database):
+    """The config file is lost but the default database is at the newest revision: nothing to upgrade,
+    so no "Upgrade" button; the page says how to put the config back, and following it works."""
+    from hesk_py.services import schema
+
+    settings = make_database("sqlite")
+    settings.sqlite_path = str(instance.resolve() / "helpdesk.db")
+    data = build_first_revision(settings)
+    upgrade_to(settings, schema.head_revision())
+    wizard = Wizard(instance)
+    html = _text(wizard.get("/install/"))
+    assert 'name="upgrade"' not in html and 'name="install"' in html
+    page = re.sub(r"\s+", " ", html)
+    assert f"and it is up to date (schema revision {schema.head_revision()}): there is nothing to upgrade" in page
+    assert f"configuration file {instance / 'config.ini'}" in page and "Put it back from your backup" in page
+    # a forged "Upgrade" is not one either: the wizard goes the install way (which never overwrites)
+    wizard.welcome(button="upgrade")
+    wizard.server()
+    steps = _text(wizard.get("/install/database")).split('class="steps"')[1].split("</ol>")[0]
+    assert "4. Help desk" in steps and "Upgrade" not in steps
+    # no backup: write the file as the page says, with a secret key of one's own
+    url = re.search(r"^url = (\S+)$", html, re.M).group(1)
+    assert url == settings.url_string()
+    (instance / "config.ini").write_text(f"[database]\nurl = {url}\n\n[security]\nsecret_key = {'n' * 48}\n")
+    (instance / "config.ini").chmod(0o600)
+    assert wizard.get("/install/").status_code == 404  # the help desk is back, without a restart
+    token = wizard.token("/admin/login")
+    resp = wizard.post("/admin/login", {"username": data["username"], "password": data["password"],
+                                        "csrf_token": token})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/admin/")
+    assert "Printer on fire" in _text(wizard.get("/admin/"))
+
+
 # --- Server check -----------------------------------------------------------------------------------------
 
 def test_server_check_page_lists_lines_and_lets_you_continue(wizard):
@@ -118,6 +151,60 @@ def test_server_check_blocks_on_an_unwritable_folder(tmp_path, unwritable):
     assert resp.status_code == 409
     assert "Fix the lines marked in red first" in _text(resp)
     assert wizard.get("/install/database").headers["Location"].endswith("/install/server")
+
+
+class _PythonVersion(tuple):
+    """A stand-in for sys.version_info (a tuple with major/minor/... attributes)."""
+
+    major = property(lambda self: self[0])
+    minor = property(lambda self: self[1])
+    micro = property(lambda self: self[2])
+    releaselevel = property(lambda self: self[3])
+    serial = property(lambda self: self[4])
+
+
+def _check_line(html: str, label: str) -> str:
+    """The server check line whose label is ``label``: its li's class (ok/warn/fail) and its text."""
+    for match in re.finditer(r'<li class="check check-line-(\w+)">(.*?)</li>', html, re.S):
+        if f"<strong>{label}</strong>" in match.group(2):
+            return match.group(1) + ": " + re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", match.group(2))).strip()
+    raise AssertionError(f"no check line {label}")
+
+
+def test_server_check_red_line_for_a_python_too_old(wizard, monkeypatch):
+    wizard.welcome()
+    monkeypatch.setattr(sys, "version_info", _PythonVersion((3, 10, 14, "final", 0)))
+    html = _text(wizard.get("/install/server"))
+    line = _check_line(html, "Python version")
+    assert line.startswith("fail: ") and "Python 3.10.14" in line and "needs Python 3.11 or newer" in line
+    assert 'name="proceed"' not in html
+    assert wizard.post("/install/server", {"proceed": "x"}).status_code == 409
+    monkeypatch.undo()
+    html = _text(wizard.get("/install/server"))  # "Test again" after the fix
+    assert _check_line(html, "Python version").startswith("ok: ") and 'name="proceed"' in html
+
+
+@pytest.mark.parametrize("free_mb, status, words", [
+    (120, "warn", "plan for more space"),  # under 500 MB: works, with a warning
+    (20, "fail", "At least 50 MB are needed"),  # under 50 MB: blocks
+])
+def test_server_check_low_disk_space(wizard, monkeypatch, free_mb, status, words):
+    import shutil
+    from collections import namedtuple
+
+    wizard.welcome()
+    real, usage = shutil.disk_usage, namedtuple("usage", "total used free")
+
+    def disk_usage(path):
+        total, used, _free = real(path)
+        return usage(total, used, free_mb * 1024 * 1024)
+
+    monkeypatch.setattr(shutil, "disk_usage", disk_usage)
+    html = _text(wizard.get("/install/server"))
+    line = _check_line(html, "Free disk space")
+    assert line.startswith(f"{status}: ") and f"{free_mb} MB free" in line and words in line
+    assert ('name="proceed"' in html) == (status == "warn")  # a yellow line warns, a red one blocks
+    assert wizard.post("/install/server", {"proceed": "x"}).status_code == (302 if status == "warn" else 409)
 
 
 # --- Database: every bad input comes back on the same page, fields kept, password not echoed ---------
@@ -167,6 +254,19 @@ def test_database_unreachable_host(wizard, host, port, message):
     assert re.search(r'id="host-error"', html)  # beside the host field
     _assert_kept(html, fields)
     assert input_value(html, "port") == port
+
+
+def test_back_from_the_database_step_keeps_the_mysql_fields(wizard):
+    _database_page(wizard)
+    fields = {"kind": "mysql", "host": "db.example.internal", "port": "3307", "name": "desk_db", "user": "desk_user",
+              "password": DB_SECRET}
+    resp = wizard.post("/install/database", {**fields, "back": "x"})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/install/server")
+    wizard.server()
+    html = _text(wizard.get("/install/database"))
+    _assert_kept(html, fields)  # host, name, user kept; the password is neither echoed nor kept
+    assert input_value(html, "port") == "3307"
+    assert re.search(r'<input[^>]*checked[^>]*value="mysql"|<input[^>]*value="mysql"[^>]*checked', html)
 
 
 def test_database_mysql_fields_are_required(wizard):
@@ -335,6 +435,8 @@ def test_install_through_the_wizard_and_log_in_once(instance, make_database, kin
     assert body.count("✓") >= 7 and "failed" not in body.split('id="finish"')[0]
     cron = re.search(r"\*/5 \* \* \* \* [^<]*hesk-py cron", body)
     assert cron and f"HESK_PY_CONFIG={instance / 'config.ini'}" in cron.group(0)
+    # "hesk-py pipe" is not built yet (it answers 75): the Finish page does not send admins to set it up
+    assert "hesk-py pipe" not in body and "Pipe to a program" not in body
     cfg = instance / "config.ini"
     assert stat.S_IMODE(cfg.stat().st_mode) == 0o600
     assert not state.state_dir(cfg).exists()  # the wizard's secrets are gone
@@ -500,12 +602,38 @@ def _installed_at_first_revision(folder: Path, settings: DatabaseSettings) -> di
     return data
 
 
+def _revision(settings: DatabaseSettings) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    engine = make_engine(settings.url())
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def _log_in(client, username, password):
+    html = _text(client.get("/admin/login"))
+    return client.post("/admin/login", data={"username": username, "password": password,
+                                             "csrf_token": csrf_token_from(html)})
+
+
+def _dispose(app):
+    with app.app_context():
+        from hesk_py.extensions import db
+
+        db.engine.dispose()
+
+
+BANNER = 'id="upgrade-banner"'
+
+
 @pytest.mark.parametrize("kind", DB_KINDS)
 def test_admin_upgrade_page_applies_pending_migrations(instance, make_database, kind):
     """Data stored at revision 0001, migrated up to the revision before the newest; then the new version
-    is "uploaded" and its administrator applies the newest migration from the staff panel. (From further
-    back, when a pending migration changes what the login itself reads, "hesk-py upgrade" is the way; the
-    command is tested from 0001 below.)"""
+    is "uploaded": every staff page shows a banner (administrators: a link to the upgrade page and a menu
+    entry; other staff: ask the administrator), and the administrator applies the migration there."""
     from hesk_py.services import schema
 
     settings = make_database(kind)
@@ -514,11 +642,21 @@ def test_admin_upgrade_page_applies_pending_migrations(instance, make_database, 
     previous = schema.script().get_revision(head).down_revision
     upgrade_to(settings, previous)
     app = create_app(uninstalled_config(instance, TESTING=True))
+    with app.app_context():
+        from hesk_py.services import accounts
+
+        accounts.create_user(username="sam", email="sam@example.com", name="Sam Staff", password="St4ff-pass-word",
+                             is_admin=False, features=["can_view_tickets"])
+    staff = app.test_client()
+    assert _log_in(staff, "sam", "St4ff-pass-word").status_code == 302
+    html = _text(staff.get("/admin/"))
+    assert BANNER in html and "Ask your administrator" in html and "/admin/upgrade/" not in html
     client = app.test_client()
-    html = _text(client.get("/admin/login"))
-    resp = client.post("/admin/login", data={"username": data["username"], "password": data["password"],
-                                             "csrf_token": csrf_token_from(html)})
+    resp = _log_in(client, data["username"], data["password"])
     assert resp.status_code == 302, _text(resp)[:2000]
+    html = _text(client.get("/admin/"))
+    assert BANNER in html and "needs database migrations that are not applied yet" in html
+    assert html.count('href="/admin/upgrade/"') == 2  # the banner's link and the menu's
     html = _text(client.get("/admin/upgrade/"))
     assert "Migrations to apply" in html and f"<code>{head}</code>" in html and "Back up first." in html
     assert f"<code>{previous}</code>" in html  # the current revision
@@ -530,11 +668,72 @@ def test_admin_upgrade_page_applies_pending_migrations(instance, make_database, 
     html = _text(client.get("/admin/upgrade/"))
     assert f"was upgraded from revision {previous} to {head}" in html and "All data was kept" in html
     assert "The database is up to date" in html
+    html = _text(client.get("/admin/"))
+    assert BANNER not in html and 'href="/admin/upgrade/"' not in html
+    assert BANNER not in _text(staff.get("/admin/"))
     first_revision_data_intact(settings, data)
-    with app.app_context():
-        from hesk_py.extensions import db
+    _dispose(app)
 
-        db.engine.dispose()
+
+@pytest.mark.parametrize("kind", DB_KINDS)
+def test_login_on_the_first_revision_says_how_to_upgrade(instance, make_database, kind):
+    """At revision 0001 the login cannot work (0002 adds the failed-attempts table it writes, 0003 the
+    two-factor columns of the users it reads): the login answers with how to upgrade, and changes nothing."""
+    settings = make_database(kind)
+    data = _installed_at_first_revision(instance, settings)
+    app = create_app(uninstalled_config(instance, TESTING=True))
+    client = app.test_client()
+    resp = _log_in(client, data["username"], data["password"])
+    assert resp.status_code == 503
+    page = re.sub(r"\s+", " ", _text(resp))
+    assert "The database needs an upgrade" in page and "not even the login" in page
+    assert "<code>hesk-py upgrade</code>" in page and "open /install/ in your browser and choose \"Upgrade\"" in page
+    assert "Open the upgrade page" not in page  # nobody is logged in
+    assert "Traceback" not in page and "OperationalError" not in page
+    assert client.get("/admin/").headers["Location"].startswith("/admin/login")
+    assert _revision(settings) == "0001"
+    first_revision_data_intact(settings, data)
+    _dispose(app)
+
+
+# The oldest schema the login of this version can read (see the test above): the staff panel upgrades
+# from here; from further back, "hesk-py upgrade" or the installer's upgrade.
+OLDEST_WEB_UPGRADE = "0003"
+
+
+@pytest.mark.parametrize("kind", DB_KINDS)
+def test_upgrade_through_the_staff_panel_from_the_oldest_revision_the_login_reads(instance, make_database, kind):
+    from hesk_py.services import schema
+
+    settings = make_database(kind)
+    data = _installed_at_first_revision(instance, settings)
+    upgrade_to(settings, OLDEST_WEB_UPGRADE)
+    app = create_app(uninstalled_config(instance, TESTING=True))
+    client = app.test_client()
+    resp = _log_in(client, data["username"], data["password"])
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/admin/")
+    # the ticket list needs later migrations: the page says so and links to the upgrade page
+    resp = client.get("/admin/")
+    page = _text(resp)
+    assert resp.status_code == 503 and "The database needs an upgrade" in page
+    assert 'href="/admin/upgrade/"' in page and "Open the upgrade page" in page
+    html = _text(client.get("/admin/upgrade/"))
+    pending = [r.revision for r in schema.script().iterate_revisions("heads", OLDEST_WEB_UPGRADE)]
+    assert pending and all(f"<code>{rev}</code>" in html for rev in pending)
+    resp = client.post("/admin/upgrade/", data={"csrf_token": csrf_token_from(html), "submit": "x",
+                                                "backup_done": "y"})
+    assert resp.status_code == 302
+    head = schema.head_revision()
+    assert f"was upgraded from revision {OLDEST_WEB_UPGRADE} to {head}" in _text(client.get("/admin/upgrade/"))
+    assert _revision(settings) == head
+    # the old tickets, reply and account, through the staff panel
+    html = _text(client.get("/admin/"))
+    assert client.get("/admin/").status_code == 200 and BANNER not in html
+    for subject in data["subjects"]:
+        assert subject in html
+    assert data["reply"] in _text(client.get(f"/admin/tickets/{data['trackids'][1]}"))
+    first_revision_data_intact(settings, data)
+    _dispose(app)
 
 
 def test_admin_upgrade_page_is_for_administrators_only(client, login, make_user, admin):
@@ -542,26 +741,38 @@ def test_admin_upgrade_page_is_for_administrators_only(client, login, make_user,
     login("staffer")
     assert client.get("/admin/upgrade/").status_code == 403
     assert client.post("/admin/upgrade/", data={"backup_done": "y"}).status_code in (400, 403)
+    assert BANNER not in _text(client.get("/admin/profile"))  # up to date: no banner
     client.post("/admin/logout", data={"csrf_token": csrf_token_from(_text(client.get("/admin/")))})
     login("admin")
     html = _text(client.get("/admin/upgrade/"))
     assert "The database is up to date: there is nothing to upgrade." in html
+    html = _text(client.get("/admin/"))
+    assert BANNER not in html and 'href="/admin/upgrade/"' not in html
 
 
 @pytest.mark.parametrize("kind", DB_KINDS)
-def test_hesk_py_upgrade_command_keeps_the_data(instance, make_database, kind):
+def test_hesk_py_upgrade_command_asks_first_and_keeps_the_data(instance, make_database, kind):
+    from hesk_py.services import schema
+
     settings = make_database(kind)
     data = _installed_at_first_revision(instance, settings)
     app = create_app(uninstalled_config(instance))
-    result = app.test_cli_runner().invoke(args=["upgrade"])
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["upgrade"], input="n\n")  # the admin answers no
+    assert result.exit_code == 1, result.output
+    assert "Migrations to apply" in result.output and "0002" in result.output
+    assert "Back up the database before upgrading" in result.output
+    assert "Apply these migrations now? [y/N]" in result.output and "Nothing was changed." in result.output
+    assert "Done" not in result.output and _revision(settings) == "0001"
+    result = runner.invoke(args=["upgrade", "--yes"])
     assert result.exit_code == 0, result.output
-    assert "Back up the database before upgrading" in result.output and "0002" in result.output
-    assert "Done: the database is at revision" in result.output
+    assert "Back up the database before upgrading" in result.output and "[y/N]" not in result.output
+    assert f"Done: the database is at revision {schema.head_revision()}." in result.output
+    assert _revision(settings) == schema.head_revision()
     first_revision_data_intact(settings, data)
-    with app.app_context():
-        from hesk_py.extensions import db
-
-        db.engine.dispose()
+    result = runner.invoke(args=["upgrade"])  # nothing left: no question
+    assert result.exit_code == 0 and "The database is up to date" in result.output
+    _dispose(app)
 
 
 # --- hesk-py install ---------------------------------------------------------------------------------------

@@ -84,3 +84,50 @@ def test_knowledgebase_only_mode(app, client, make_ticket, quick_form):
         assert "Tickets cannot be submitted here" in text_of(form.get_data(as_text=True))
     # tickets already filed can still be read
     assert client.get(f"/ticket?track={trackid}&e=kb@example.com").status_code == 200
+
+
+# --- service messages ------------------------------------------------------------------------------------
+
+def _message(app, **kw):
+    from hesk_py.services import service_messages
+
+    data = {"title": "Planned maintenance", "message": "We upgrade on Sunday.", "style": "notice",
+            "format": "plain", "published": True, "language": None}
+    data.update(kw)
+    with app.app_context():
+        return service_messages.create_message(**data).id
+
+
+def test_published_service_messages_show_on_the_home_page_in_order(app, client):
+    _message(app, title="Second notice", message="Phones are down.")
+    _message(app, title="Holiday hours", message="Closed on Friday.", style="success")
+    _message(app, title="Secret draft", message="Not yet.", published=False)
+    _message(app, title="Only in Ukrainian", language="uk")
+    html = client.get("/").get_data(as_text=True)
+    text = text_of(html)
+    assert "Second notice" in text and "Phones are down." in text
+    assert text.index("Second notice") < text.index("Holiday hours")
+    assert "service-message notice-success" in html  # the style shows
+    assert "Secret draft" not in text and "Not yet." not in text  # drafts stay with staff
+    assert "Only in Ukrainian" not in text
+    client.set_cookie("hesk_language", "uk")
+    with app.app_context():
+        settings.save({"can_sel_lang": True})
+    assert "Only in Ukrainian" in text_of(client.get("/").get_data(as_text=True))
+
+
+def test_service_messages_are_escaped(app, client):
+    _message(app, title="<script>alert(1)</script>", message="<img src=x onerror=alert(2)> see https://example.com/status")
+    _message(app, title="Markdown one", format="markdown",
+             message="**Bold** <script>alert(3)</script> [x](javascript:alert(4)) <img src=x onerror=alert(5)>")
+    html = client.get("/").get_data(as_text=True)
+    assert "<script>alert" not in html and "<img src=x" not in html and "href=\"javascript" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;img src=x onerror=alert(2)&gt;" in html  # plain text: shown as typed, as text
+    assert '<a href="https://example.com/status" rel="nofollow noopener noreferrer">' in html
+    assert "<strong>Bold</strong>" in html  # Markdown is rendered, then sanitised
+
+
+def test_no_service_messages_box_without_messages(app, client):
+    _message(app, title="Draft only", published=False)
+    assert 'class="service-messages"' not in client.get("/").get_data(as_text=True)

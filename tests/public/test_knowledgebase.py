@@ -365,6 +365,25 @@ def test_home_page_lists(app, kbase):
     assert_nothing_private(html)
 
 
+def test_home_page_shows_top_and_latest_articles_when_the_knowledgebase_is_on(app, client, kbase):
+    with app.app_context():
+        settings.save({"kb_index_popart": 2, "kb_index_latest": 3})
+    html = client.get("/").get_data(as_text=True)
+    text = text_of(html)
+    assert "Top articles" in text and "Latest articles" in text
+    assert f'href="/knowledgebase/article/{kbase["cable"]}"' in html  # the newest public article
+    assert "View the entire knowledgebase" in text
+    assert_nothing_private(html)
+    with app.app_context():  # each list off by its own setting
+        settings.save({"kb_index_popart": 0})
+    text = text_of(client.get("/").get_data(as_text=True))
+    assert "Top articles" not in text and "Latest articles" in text
+    with app.app_context():  # the knowledgebase off: neither list
+        settings.save({"kb_index_popart": 2, "kb_enable": 0})
+    text = text_of(client.get("/").get_data(as_text=True))
+    assert "Top articles" not in text and "Latest articles" not in text and "Paper jam" not in text
+
+
 def test_article_with_two_files_lists_both(app, client):
     with app.app_context():
         article_id = kb.create_article(title="Two files", content="x",

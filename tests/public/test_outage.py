@@ -135,3 +135,31 @@ def test_the_form_survives_a_database_outage(outage):
     assert kept["hesk_form"] == data["hesk_form"] and kept["question"] == ANSWER and kept["category"] == "1"
     assert kept["csrf_token"]
     assert count() == 0  # nothing half-stored
+
+
+def test_a_reply_survives_a_database_outage(outage, app, database_url):
+    from hesk_py.models import Reply
+    from hesk_py.services import tickets
+
+    outage_app, cut, count = outage
+    with outage_app.app_context():
+        trackid = tickets.create_ticket(name="Casey Customer", email="casey@example.com", subject="Blank pages",
+                                        message="It prints blank pages.", category_id=1,
+                                        actor=tickets.Actor.customer("Casey Customer")).trackid
+    client = outage_app.test_client()
+    html = client.get(f"/ticket?track={trackid}&e=casey@example.com").get_data(as_text=True)
+    data = {**hidden_fields(html), "message": "Still blank <b>pages</b>,\nafter new toner.\n\nCasey"}
+    assert data["track"] == trackid and data["csrf_token"]
+    cut()
+    resp = client.post("/ticket/reply", data=data)
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 503
+    assert "Traceback" not in page and "OperationalError" not in page
+    assert "it is not lost" in text_of(page)
+    assert "Still blank &lt;b&gt;pages&lt;/b&gt;,\nafter new toner.\n\nCasey</textarea>" in page
+    kept = hidden_fields(page)
+    assert kept["track"] == trackid and kept["hesk_form"] == data["hesk_form"] and kept["csrf_token"]
+    assert count() == 1  # the database is back (SQLite) or read directly (MariaDB)
+    reader = outage_app if make_url(database_url).get_backend_name() == "sqlite" else app
+    with reader.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Reply)) == 0  # nothing half-stored

@@ -271,3 +271,66 @@ def test_an_unknown_category_link_asks_to_choose_one(app, client, quick_form, fi
     resp = client.get("/submit_ticket?category=999")
     assert resp.status_code == 404
     assert "Please choose one of the categories below." in resp.get_data(as_text=True)
+
+
+# --- knowledgebase suggestions while typing ----------------------------------------------------------------
+
+@pytest.fixture
+def articles(app):
+    from hesk_py.services import knowledgebase as kb
+
+    with app.app_context():
+        private_cat = kb.create_category("Staff only", 1, False)
+        return {
+            "jam": kb.create_article(title="Paper jam in the printer", content="Open the front tray.").id,
+            "toner": kb.create_article(title="Replacing the printer toner", content="Lift the lid.").id,
+            "ink": kb.create_article(title="Printer ink smudges", content="Clean the heads.").id,
+            "private": kb.create_article(title="Printer admin password", content="Secret.",
+                                         type=kb.ARTICLE_PRIVATE).id,
+            "draft": kb.create_article(title="Printer draft", content="Half-written.", type=kb.ARTICLE_DRAFT).id,
+            "hidden": kb.create_article(title="Printer contract", content="In a private category.",
+                                        category_id=private_cat.id).id,
+        }
+
+
+def test_the_form_asks_for_suggestions_only_when_the_knowledgebase_suggests(app, client, quick_form):
+    html = client.get("/submit_ticket?category=1").get_data(as_text=True)
+    assert 'data-suggest-url="/suggest_articles"' in html and 'data-suggest-name="suggested"' in html
+    assert 'data-suggest-with="#subject"' in html and "/static/js/kb-suggest.js" in html
+    # HESK's do_not_suggest=1, kb_recommendanswers off, or no knowledgebase: a plain form
+    assert "data-suggest-url" not in client.get("/submit_ticket?category=1&do_not_suggest=1").get_data(as_text=True)
+    with app.app_context():
+        settings.save({"kb_recommendanswers": False})
+    assert "data-suggest-url" not in client.get("/submit_ticket?category=1").get_data(as_text=True)
+    with app.app_context():
+        settings.save({"kb_recommendanswers": True, "kb_enable": 0})
+    html = client.get("/submit_ticket?category=1").get_data(as_text=True)
+    assert "data-suggest-url" not in html and "kb-suggest.js" not in html
+
+
+def test_suggested_articles_are_stored_with_the_ticket(app, client, quick_form, file_ticket, articles, admin, login):
+    a = articles
+    with app.app_context():
+        settings.save({"kb_search_limit": 2})
+    posted = [str(a["jam"]), str(a["jam"]), "abc", "-3", str(a["private"]), str(a["draft"]), str(a["hidden"]),
+              "99999999", str(a["toner"]), str(a["ink"])]
+    resp = file_ticket(client, suggested=posted)
+    assert resp.status_code in (302, 303), resp.status_code
+    # ints, each once, only what customers may read, at most kb_search_limit
+    assert _only_ticket(app).suggested_articles == [a["jam"], a["toner"]]
+    login()
+    page = client.get(f"/admin/tickets/{_only_ticket(app).trackid}").get_data(as_text=True)
+    assert "Knowledgebase articles suggested to the customer" in page
+    assert f'href="/admin/knowledgebase/view/article/{a["jam"]}"' in page and "Replacing the printer toner" in page
+
+
+def test_no_suggestions_posted_means_none_stored(app, client, quick_form, file_ticket, articles):
+    assert file_ticket(client).status_code in (302, 303)
+    assert _only_ticket(app).suggested_articles is None
+
+
+def test_nothing_stored_when_suggestions_are_off(app, client, quick_form, file_ticket, articles):
+    with app.app_context():
+        settings.save({"kb_recommendanswers": False})
+    assert file_ticket(client, suggested=[str(articles["jam"])]).status_code in (302, 303)
+    assert _only_ticket(app).suggested_articles is None

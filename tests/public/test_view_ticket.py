@@ -183,6 +183,23 @@ def test_the_customer_replies(app, client, trackid, admin):
         assert db.session.scalar(select(func.count()).select_from(Reply).where(Reply.author_type == "customer")) == 1
 
 
+def test_script_and_onerror_payloads_in_a_reply_show_as_text(app, client, trackid, admin, login):
+    _open(client, trackid)
+    payload = '<script>alert("r")</script><img src=x onerror=alert(1)>"><svg onload=alert(2)>'
+    resp = client.post("/ticket/reply", data={**_reply_form(client, trackid), "message": payload})
+    assert resp.status_code == 303
+    page = client.get(f"/ticket?track={trackid}").get_data(as_text=True)
+    assert "<script>alert" not in page and "<img src=x" not in page and "<svg onload" not in page
+    assert "&lt;script&gt;alert(&#34;r&#34;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" in page
+    assert payload in text_of(page)  # shown exactly as typed, as text
+    with app.app_context():  # stored exactly as typed
+        assert db.session.scalars(select(Reply.message).where(Reply.author_type == "customer")).one() == payload
+    login()  # and staff see it as text too
+    staff_page = client.get(f"/admin/tickets/{trackid}").get_data(as_text=True)
+    assert "<script>alert" not in staff_page and "<img src=x" not in staff_page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in staff_page
+
+
 def test_a_reply_with_an_attachment(app, client, trackid):
     _open(client, trackid)
     data = {**_reply_form(client, trackid), "message": "Here is the log",
