@@ -7,6 +7,8 @@ from sqlalchemy.exc import DBAPIError
 from admin import auth, mfa, profile, security, tickets, upgrade, welcome
 from admin import display, knowledgebase, service_messages
 from admin import canned, ticket_templates
+from admin import categories, priorities, statuses
+from admin import team
 from admin import settings as settings_pages
 
 bp = Blueprint("admin", __name__)
@@ -38,3 +40,7 @@ bp.register_blueprint(canned.bp)
 bp.register_blueprint(ticket_templates.bp)
 bp.register_blueprint(service_messages.bp)
 bp.register_blueprint(display.bp)
+bp.register_blueprint(categories.bp)
+bp.register_blueprint(statuses.bp)
+bp.register_blueprint(priorities.bp)
+bp.register_blueprint(team.bp)

@@ -11,6 +11,7 @@ from wtforms import (
     IntegerField,
     MultipleFileField,
     PasswordField,
+    SelectMultipleField,
     SelectField,
     StringField,
     SubmitField,
@@ -253,3 +254,68 @@ class AutoReloadForm(FlaskForm):
         (0, _l("never")), (30, _l("30 seconds")), (60, _l("1 minute")), (120, _l("2 minutes")),
         (300, _l("5 minutes")), (600, _l("10 minutes"))]))
     back = HiddenField()
+
+
+# --- categories, statuses, priorities (admin/categories.py, statuses.py, priorities.py) --------------
+# Lengths, uniqueness and choices are checked by hesk_py/services/workflow.py, whose messages go beside
+# the fields; the selects' choices are filled by the views.
+
+class ManageCategoryForm(FlaskForm):
+    name = StringField(_l("Name"))
+    is_public = SelectField(_l("Type"), choices=choices([
+        ("1", _l("Public: customers can choose it")), ("0", _l("Private: staff only"))]))
+    default_priority = SelectField(_l("Default priority"), validate_choice=False)
+    autoassign = SelectField(_l("Auto-assign tickets"), choices=choices([
+        ("off", _l("Off")), ("any", _l("To any staff member with access to the category")),
+        ("only", _l("Only to the staff chosen below")), ("except", _l("To everyone except the staff chosen below"))]),
+        validate_choice=False)
+    autoassign_users = SelectMultipleField(_l("Staff"), coerce=str, validate_choice=False)
+    due_amount = StringField(_l("Default due date: after"))
+    due_unit = SelectField(_l("Unit"), choices=choices([
+        ("day", _l("days")), ("week", _l("weeks")), ("month", _l("months"))]), validate_choice=False)
+
+
+class DeleteCategoryForm(FlaskForm):
+    move_to = SelectField(_l("Move its tickets to"), validate_choice=False)
+
+
+class ManageStatusForm(FlaskForm):
+    name = StringField(_l("Name"))
+    color = StringField(_l("Colour"), render_kw={"type": "color"})
+    kind = SelectField(_l("Class"), choices=choices([
+        ("open", _l("Open")), ("waiting", _l("Waiting on the customer")), ("closed", _l("Closed"))]),
+        validate_choice=False)
+    can_customers_change = BooleanField(_l("Customers can set this status"))
+
+
+class ManagePriorityForm(FlaskForm):
+    name = StringField(_l("Name"))
+    color = StringField(_l("Colour"), render_kw={"type": "color"})
+    can_customers_select = BooleanField(_l("Customers can choose this priority"))
+
+
+# --- the team and permission groups (admin/team.py) ----------------------------------------------------
+# Lengths, uniqueness, the password rule and the team rules are checked by hesk_py/services/accounts.py,
+# whose messages go beside the fields; the choices are filled by the view.
+
+class StaffForm(FlaskForm):
+    name = StringField(_l("Name"))
+    email = StringField(_l("Email"))
+    nickname = StringField(_l("Nickname (shown to customers instead of the name)"))
+    username = StringField(_l("Username"))
+    password = PasswordField(_l("Password"))
+    confirm = PasswordField(_l("Confirm the password"))
+    role = SelectField(_l("Role"), choices=choices([("staff", _l("Staff")), ("admin", _l("Administrator"))]),
+                       validate_choice=False)
+    categories = SelectMultipleField(_l("Categories"), coerce=str, validate_choice=False)
+    features = SelectMultipleField(_l("Permissions"), coerce=str, validate_choice=False)
+    groups = SelectMultipleField(_l("Permission groups"), coerce=str, validate_choice=False)
+    autoassign = BooleanField(_l("Auto-assign tickets to this staff member"))
+    signature = TextAreaField(_l("Signature"))
+
+
+class PermissionGroupForm(FlaskForm):
+    name = StringField(_l("Name"))
+    description = StringField(_l("Description"))
+    categories = SelectMultipleField(_l("Categories"), coerce=str, validate_choice=False)
+    features = SelectMultipleField(_l("Permissions"), coerce=str, validate_choice=False)

@@ -159,12 +159,19 @@ def _categories() -> list[Category]:
 def _assignable_staff() -> list[tuple[int, str, bool, set[int]]]:
     """(id, name, is_admin, category ids) of active staff who may own tickets: administrators, and staff
     with ``can_view_tickets`` (their categories decide which tickets)."""
-    from hesk_py.models import UserCategory, UserFeature
+    from hesk_py.models import GroupCategory, GroupFeature, UserCategory, UserFeature, UserGroup
 
+    # a staff member's own grants and those of their permission groups
     cats: dict[int, set[int]] = {}
-    for uid, cid in db.session.execute(select(UserCategory.user_id, UserCategory.category_id)):
+    own = select(UserCategory.user_id, UserCategory.category_id)
+    grouped = (select(UserGroup.user_id, GroupCategory.category_id)
+               .join(GroupCategory, GroupCategory.group_id == UserGroup.group_id))
+    for uid, cid in db.session.execute(own.union(grouped)):
         cats.setdefault(uid, set()).add(cid)
-    viewers = set(db.session.scalars(select(UserFeature.user_id).where(UserFeature.feature == "can_view_tickets")))
+    viewers = set(db.session.scalars(
+        select(UserFeature.user_id).where(UserFeature.feature == "can_view_tickets")
+        .union(select(UserGroup.user_id).join(GroupFeature, GroupFeature.group_id == UserGroup.group_id)
+               .where(GroupFeature.feature == "can_view_tickets"))))
     return [(u.id, u.name, u.is_admin, cats.get(u.id, set())) for u in _users()
             if u.active and (u.is_admin or u.id in viewers)]
 

@@ -12,9 +12,9 @@ from flask.cli import FlaskGroup, with_appcontext
 from flask_babel import gettext as _
 
 EX_TEMPFAIL = 75  # sysexits.h: the mail server retries later
-# Whether "hesk-py pipe" files email yet (it is not built: it answers EX_TEMPFAIL). The installer's Finish
-# page offers the piping line only when this is True.
-PIPE_AVAILABLE = False
+EX_UNAVAILABLE = 69  # sysexits.h: the mail server bounces the email back to its sender
+# Whether "hesk-py pipe" files email. The installer's Finish page offers the piping line only when True.
+PIPE_AVAILABLE = True
 
 
 def _create_app():
@@ -193,9 +193,32 @@ def cron(job_name):
 @with_appcontext
 def pipe():
     """Read one email on standard input and file it as a ticket or a reply."""
-    click.echo(_("Email piping is not available in this version yet; the message was not imported."),
-               err=True)
-    sys.exit(EX_TEMPFAIL)
+    from sqlalchemy.exc import DBAPIError
+
+    from hesk_py import settings
+    from hesk_py.extensions import db
+    from hesk_py.services import inbound
+
+    raw = sys.stdin.buffer.read()
+    if not current_app.config.get("HESK_INSTALLED"):
+        click.echo(_("The help desk is not installed yet; the email was not imported."), err=True)
+        sys.exit(EX_TEMPFAIL)
+    try:
+        if not settings.get("email_piping"):
+            click.echo(_("Email piping is turned off (Settings > Email); the email was not imported."), err=True)
+            sys.exit(EX_UNAVAILABLE)
+        result = inbound.import_message(raw, channel="pipe")
+    except DBAPIError as exc:  # the database is down or unreachable: the mail server keeps the mail and retries
+        db.session.rollback()
+        current_app.logger.warning("email piping: database unavailable (%s)", type(exc).__name__)
+        click.echo(_("The database is unavailable; the mail server will deliver the email again later."),
+                   err=True)
+        sys.exit(EX_TEMPFAIL)
+    labels = {
+        "created": _("created"), "replied": _("replied"), "ignored": _("ignored"),
+        "quarantined": _("quarantined"), "refused": _("refused"),
+    }
+    click.echo(f"{labels[result.action]}: {result.reason}")
 
 
 # --- settings ------------------------------------------------------------------------------------

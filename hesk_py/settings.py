@@ -1316,11 +1316,10 @@ _mark_pending(_l("customer accounts"), "customer_accounts", "customer_accounts_r
               "require_mfa_customers", "customer_ticket_list", "extend_customer")
 _mark_pending(_l("an idle time-out for staff sessions (staff sessions now last until the browser closes)"),
               "extend_admin")
-_mark_pending(_l("email fetching (piping, IMAP and POP3)"), "email_piping", "strip_quoted", "eml_req_msg",
-              "save_embedded", "imap", "imap_job_wait", "imap_keep", "pop3", "pop3_job_wait", "pop3_keep",
-              "pipe_block_noreply", "pipe_block_returned", "pipe_block_duplicate", "loop_hits", "loop_time",
-              "pipe_customer_rejection_notification", "pipe_customer_rejection_email_cooldown_hours",
-              "notify_skip_spam", "notify_spam_tags")
+_mark_pending(_l("email fetching (IMAP and POP3)"), "imap", "imap_job_wait", "imap_keep", "pop3",
+              "pop3_job_wait", "pop3_keep")
+_mark_pending(_l("customer accounts"), "pipe_customer_rejection_notification",
+              "pipe_customer_rejection_email_cooldown_hours")
 _mark_pending(_l("ticket followers"), "multi_eml", "email_include_to", "email_include_cc", "email_max_recipients")
 _mark_pending(_l("files attached to notification emails"), "attachments.attachment_in_email_type",
               "attachments.direct_attachment_in_email", "attachments.file_max_size",

@@ -3,6 +3,7 @@ from hesk_py.models.canned import CannedResponse, TicketTemplate
 from hesk_py.models.customers import Customer
 from hesk_py.models.outbox import OUTBOX_FAILED, OUTBOX_QUEUED, OUTBOX_SENT, OutboxMessage
 from hesk_py.models.custom_fields import CustomField
+from hesk_py.models.inbound import InboundMail, QuarantinedMail
 from hesk_py.models.jobs import JobRun
 from hesk_py.models.knowledgebase import (
     KbArticle, KbArticleRevision, KbAttachment, KbCategory, KbTerm, KbVote,
@@ -21,6 +22,7 @@ from hesk_py.models.ticket_work import (
 )
 from hesk_py.models.users import (
     AuthToken, MfaBackupCode, MfaEmailCode, PasswordReset, User, UserCategory, UserFeature,
+    Group, GroupCategory, GroupFeature, UserGroup,
 )
 from hesk_py.models.workflow import Category, Priority, Status
 
@@ -34,6 +36,7 @@ __all__ = [
     "Customer",
     "CustomField",
     "FailedAttempt",
+    "InboundMail",
     "JobRun",
     "KbArticle",
     "KbArticleRevision",
@@ -49,6 +52,7 @@ __all__ = [
     "OUTBOX_SENT",
     "OutboxMessage",
     "PasswordReset",
+    "QuarantinedMail",
     "RateLimitCounter",
     "Priority",
     "Reply",
@@ -66,6 +70,10 @@ __all__ = [
     "TicketViewer",
     "UsedFormToken",
     "User",
+    "Group",
+    "GroupCategory",
+    "GroupFeature",
+    "UserGroup",
     "UserCategory",
     "UserFeature",
 ]

@@ -34,7 +34,8 @@ class OutboxMessage(db.Model):
     lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    message_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # the Message-ID it was sent with: a customer's reply names it in In-Reply-To (indexed for that)
+    message_id: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, event, Boolean, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hesk_py.extensions import db
@@ -56,19 +56,87 @@ class User(UserMixin, db.Model):
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"
 
+    # Everything the user is granted, their own and their permission groups' (the union), loaded with one
+    # query the first time a permission is checked on this instance. A fresh instance is loaded each request,
+    # so a change made by a manager counts from the user's next request.
+    _grants = None  # (frozenset of category ids, frozenset of feature keys) once loaded
+
+    def grants(self) -> tuple[frozenset[int], frozenset[str]]:
+        """(category ids, feature keys): the user's own grants and their groups' grants."""
+        if self._grants is None:
+            if self.id is None:
+                return frozenset(), frozenset()
+            from sqlalchemy import literal, select, union_all
+
+            from hesk_py.extensions import db as _db
+
+            own_cats = select(literal("c").label("kind"), UserCategory.category_id.label("cid"),
+                              literal("").label("feature")).where(UserCategory.user_id == self.id)
+            own_feats = select(literal("f").label("kind"), literal(0).label("cid"),
+                               UserFeature.feature.label("feature")).where(UserFeature.user_id == self.id)
+            group_cats = (select(literal("c").label("kind"), GroupCategory.category_id.label("cid"),
+                                 literal("").label("feature"))
+                          .join(UserGroup, UserGroup.group_id == GroupCategory.group_id)
+                          .where(UserGroup.user_id == self.id))
+            group_feats = (select(literal("f").label("kind"), literal(0).label("cid"),
+                                  GroupFeature.feature.label("feature"))
+                           .join(UserGroup, UserGroup.group_id == GroupFeature.group_id)
+                           .where(UserGroup.user_id == self.id))
+            rows = _db.session.execute(union_all(own_cats, own_feats, group_cats, group_feats)).all()
+            self._grants = (frozenset(int(r.cid) for r in rows if r.kind == "c"),
+                            frozenset(r.feature for r in rows if r.kind == "f"))
+        return self._grants
+
+    def forget_grants(self) -> None:
+        """Load the grants again at the next check (after they changed in this session)."""
+        self._grants = None
+
     @property
-    def category_ids(self) -> set[int]:
+    def own_category_ids(self) -> set[int]:
         return {c.category_id for c in self.categories}
 
     @property
-    def feature_keys(self) -> set[str]:
+    def own_feature_keys(self) -> set[str]:
         return {f.feature for f in self.features}
+
+    @property
+    def category_ids(self) -> set[int]:
+        """The categories the user has, their own and their groups' (the union)."""
+        if self._own_grants_unsaved():
+            return self.own_category_ids
+        return set(self.grants()[0])
+
+    @property
+    def feature_keys(self) -> set[str]:
+        """The permission keys the user has, their own and their groups' (the union)."""
+        if self._own_grants_unsaved():
+            return self.own_feature_keys
+        return set(self.grants()[1])
+
+    def _own_grants_unsaved(self) -> bool:
+        """True for an account not yet in the database or with grant changes not yet flushed: the query
+        would not see them, so its own grants (in memory) are the answer."""
+        from sqlalchemy import inspect
+
+        state = inspect(self)
+        if self.id is None or state.transient or state.pending:
+            return True
+        return bool(state.attrs.categories.history.has_changes() or state.attrs.features.history.has_changes())
 
     def can(self, feature: str) -> bool:
         return self.is_admin or feature in self.feature_keys
 
     def can_access_category(self, category_id: int) -> bool:
         return self.is_admin or category_id in self.category_ids
+
+
+def _forget_grants(target, *_args):
+    target.forget_grants()
+
+
+for _attr in (User.categories, User.features):
+    for _event in ("append", "remove"):
+        event.listen(_attr, _event, _forget_grants)
 
 
 class UserCategory(db.Model):
@@ -87,6 +155,53 @@ class UserFeature(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("hesk_users.id", ondelete="CASCADE"), primary_key=True)
     feature: Mapped[str] = mapped_column(String(40), primary_key=True)
     user: Mapped[User] = relationship(back_populates="features")
+
+
+# --- permission groups: named sets of categories and features; members get the union ----------------
+
+class Group(db.Model):
+    __tablename__ = "hesk_groups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    categories: Mapped[list[GroupCategory]] = relationship(cascade="all, delete-orphan", lazy="select")
+    features: Mapped[list[GroupFeature]] = relationship(cascade="all, delete-orphan", lazy="select")
+
+    @property
+    def category_ids(self) -> set[int]:
+        return {c.category_id for c in self.categories}
+
+    @property
+    def feature_keys(self) -> set[str]:
+        return {f.feature for f in self.features}
+
+
+class GroupCategory(db.Model):
+    __tablename__ = "hesk_group_categories"
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("hesk_groups.id", ondelete="CASCADE"), primary_key=True)
+    category_id: Mapped[int] = mapped_column(
+        ForeignKey("hesk_categories.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class GroupFeature(db.Model):
+    __tablename__ = "hesk_group_features"
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("hesk_groups.id", ondelete="CASCADE"), primary_key=True)
+    feature: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+
+class UserGroup(db.Model):
+    __tablename__ = "hesk_user_groups"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("hesk_users.id", ondelete="CASCADE"), primary_key=True)
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("hesk_groups.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
 
 
 # --- authentication: remember-me tokens, password resets, second factor ---------------------------

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Integer, SmallInteger, String
+from sqlalchemy import JSON, Boolean, Index, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hesk_py.extensions import db
@@ -29,9 +29,10 @@ PRIORITY_LOW = 4
 
 class Category(db.Model):
     __tablename__ = "hesk_categories"
+    __table_args__ = (Index("uq_hesk_categories_name", "name", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))  # unique index uq_hesk_categories_name (migration 0012)
     sort_order: Mapped[int] = mapped_column(Integer, default=0, index=True)
     # public (customers may choose it) or private (staff only)
     is_public: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -489,3 +489,347 @@ def reset_password(token: str, *, new: str, confirm: str) -> User:
     _set_password(user, new)
     db.session.commit()
     return user
+
+
+# --- the team: staff accounts managed by administrators and staff managers (admin/team.py) ------------
+#
+# Rules (HESK §3.5): nobody removes, demotes or deactivates the last active administrator; nobody
+# deactivates or deletes themselves; a staff manager (``can_man_users`` without being an administrator)
+# cannot create or edit administrators and grants only categories, features and groups within what they
+# have themselves. Grants a manager cannot give are kept as they were on the account being edited.
+
+class TeamRuleBroken(AccountError):
+    """A team rule refuses the change; ``errors`` says why, keyed by the field it concerns."""
+
+
+def _other_active_admins(user_id: int | None) -> int:
+    stmt = select(func.count()).select_from(User).where(User.is_admin.is_(True), User.active.is_(True))
+    if user_id is not None:
+        stmt = stmt.where(User.id != user_id)
+    return db.session.scalar(stmt) or 0
+
+
+def is_last_active_admin(user: User) -> bool:
+    return bool(user.is_admin and user.active and _other_active_admins(user.id) == 0)
+
+
+def may_manage(actor: User, target: User | None) -> bool:
+    """May ``actor`` edit, deactivate or delete ``target`` (None: create an account)?"""
+    if not actor.can("can_man_users"):
+        return False
+    return actor.is_admin or target is None or not target.is_admin
+
+
+def grantable(actor: User) -> tuple[set[int] | None, set[str]]:
+    """(category ids, feature keys) ``actor`` may grant; None for the categories means every one."""
+    if actor.is_admin:
+        return None, set(FEATURES)
+    return set(actor.category_ids), set(actor.feature_keys) & set(FEATURES)
+
+
+def group_grantable(actor: User, group) -> bool:
+    """A manager may put staff into a group (or take them out) only if the group gives nothing they lack."""
+    cats, feats = grantable(actor)
+    return (cats is None or group.category_ids <= cats) and group.feature_keys <= feats
+
+
+def _merge_grants(asked: set, allowed: set | None, existing: set, field: str, errors: dict[str, str]) -> set:
+    """What is asked within what is allowed, plus what the account already had outside it."""
+    if allowed is None:
+        return set(asked)
+    beyond = asked - allowed - existing
+    if beyond:
+        errors[field] = str(_l("You can only grant what you have yourself."))
+    return (asked & allowed) | (existing - allowed)
+
+
+def team_overview() -> list[tuple[User, int]]:
+    """Every staff account (administrators first, then by name) with its number of open tickets: two queries."""
+    from hesk_py.models import Status, Ticket
+    from hesk_py.models.workflow import STATUS_CLOSED
+
+    counts = dict(db.session.execute(
+        select(Ticket.owner_id, func.count(Ticket.id))
+        .join(Status, Status.id == Ticket.status_id)
+        .where(Ticket.owner_id.is_not(None), Status.kind != STATUS_CLOSED)
+        .group_by(Ticket.owner_id)
+    ).all())
+    users = db.session.scalars(select(User).order_by(User.is_admin.desc(), User.name, User.id)).all()
+    return [(u, int(counts.get(u.id, 0))) for u in users]
+
+
+def save_staff(actor: User, target: User | None, *, name: str, email: str, username: str, nickname: str = "",
+               password: str = "", confirm: str = "", is_admin: bool = False,
+               category_ids: list[int] | set[int] = (), features: list[str] | set[str] = (),
+               group_ids: list[int] | set[int] = (), autoassign: bool = True, signature: str = "") -> User:
+    """Create (``target`` None) or edit a staff account as ``actor``, with every team rule. Raises
+    AccountError with messages keyed by field; nothing is written then."""
+    from hesk_py.models import Category, Group, UserGroup
+
+    errors: dict[str, str] = {}
+    if not may_manage(actor, target):
+        raise TeamRuleBroken({"is_admin": str(_l("Only administrators can edit administrators."))})
+    name, email, username = (name or "").strip(), (email or "").strip(), (username or "").strip()
+    nickname = (nickname or "").strip()
+    signature = (signature or "").replace("\r\n", "\n").rstrip()
+    if not name:
+        errors["name"] = str(_l("Enter a name."))
+    elif len(name) > 255:
+        errors["name"] = str(_l("At most %(n)s characters.", n=255))
+    if not _EMAIL_RE.match(email) or len(email) > 255:
+        errors["email"] = str(_l("Enter a valid email address."))
+    elif email_taken(email, except_user_id=target.id if target else None):
+        errors["email"] = str(_l("Another staff account uses this email address."))
+    if not _USERNAME_RE.match(username):
+        errors["username"] = str(_l("Use 1 to 50 letters, digits and . @ + - _"))
+    else:
+        taken = select(func.count()).select_from(User).where(func.lower(User.username) == username.lower())
+        if target is not None:
+            taken = taken.where(User.id != target.id)
+        if db.session.scalar(taken):
+            errors["username"] = str(_l("This username is taken."))
+    if len(nickname) > 255:
+        errors["nickname"] = str(_l("At most %(n)s characters.", n=255))
+    if len(signature) > SIGNATURE_MAX:
+        errors["signature"] = str(_l("At most %(n)s characters.", n=SIGNATURE_MAX))
+    if password or target is None:
+        problem = password_problem(password or "", username=username, email=email)
+        if problem:
+            errors["password"] = problem
+        elif password != confirm:
+            errors["confirm"] = str(_l("The two passwords do not match."))
+    is_admin = bool(is_admin)
+    if is_admin and not actor.is_admin:
+        errors["is_admin"] = str(_l("Only administrators can create administrators."))
+    elif target is not None and target.is_admin and not is_admin and is_last_active_admin(target):
+        errors["is_admin"] = str(_l("This is the last active administrator: make someone else an "
+                                     "administrator first."))
+
+    known_categories = set(db.session.scalars(select(Category.id)))
+    asked_cats = {int(c) for c in category_ids}
+    if asked_cats - known_categories:
+        errors["categories"] = str(_l("Choose categories from the list."))
+    asked_feats = set(features)
+    if asked_feats - set(FEATURES):
+        errors["features"] = str(_l("Unknown permissions: %(f)s", f=", ".join(sorted(asked_feats - set(FEATURES)))))
+    allowed_cats, allowed_feats = grantable(actor)
+    old_cats = target.own_category_ids if target else set()
+    old_feats = target.own_feature_keys if target else set()
+    new_cats = _merge_grants(asked_cats & known_categories, allowed_cats, old_cats, "categories", errors)
+    new_feats = _merge_grants(asked_feats & set(FEATURES), allowed_feats, old_feats, "features", errors)
+
+    groups = {g.id: g for g in db.session.scalars(select(Group))}
+    asked_groups = {int(g) for g in group_ids}
+    if asked_groups - set(groups):
+        errors["groups"] = str(_l("Choose groups from the list."))
+    old_groups = set(db.session.scalars(select(UserGroup.group_id).where(UserGroup.user_id == target.id))) \
+        if target is not None else set()
+    allowed_groups = None if actor.is_admin else {gid for gid, g in groups.items() if group_grantable(actor, g)}
+    new_groups = _merge_grants(asked_groups & set(groups), allowed_groups, old_groups, "groups", errors)
+    if errors:
+        raise AccountError(errors)
+
+    try:
+        if target is None:
+            target = User(username=username, email=email, name=name, password_hash=hash_password(password),
+                          is_admin=is_admin)
+            db.session.add(target)
+        else:
+            target.username, target.email, target.name = username, email, name
+            if password:
+                _set_password(target, password)
+        target.nickname = nickname or None
+        target.signature = signature
+        target.is_admin = is_admin
+        target.autoassign = bool(autoassign)
+        target.categories = [c for c in target.categories if c.category_id in new_cats] + [
+            UserCategory(category_id=c) for c in sorted(new_cats - {c.category_id for c in target.categories})]
+        target.features = [f for f in target.features if f.feature in new_feats] + [
+            UserFeature(feature=f) for f in sorted(new_feats - {f.feature for f in target.features})]
+        db.session.flush()
+        if new_groups != old_groups:
+            db.session.execute(delete(UserGroup).where(UserGroup.user_id == target.id,
+                                                       UserGroup.group_id.not_in(new_groups or [0])))
+            for gid in sorted(new_groups - old_groups):
+                db.session.add(UserGroup(user_id=target.id, group_id=gid))
+        target.forget_grants()
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return target
+
+
+def user_group_ids(user: User) -> set[int]:
+    from hesk_py.models import UserGroup
+
+    return set(db.session.scalars(select(UserGroup.group_id).where(UserGroup.user_id == user.id)))
+
+
+def change_active(actor: User, target: User, active: bool) -> None:
+    """Activate or deactivate ``target`` as ``actor``; a deactivated account's sessions end at once."""
+    if not may_manage(actor, target):
+        raise TeamRuleBroken({"active": str(_l("Only administrators can change administrators."))})
+    if not active:
+        if target.id == actor.id:
+            raise TeamRuleBroken({"active": str(_l("You cannot deactivate your own account."))})
+        if is_last_active_admin(target):
+            raise TeamRuleBroken({"active": str(_l("The last active administrator cannot be deactivated."))})
+    set_active(target, active)
+
+
+def deletion_counts(target: User) -> dict[str, int]:
+    """What deleting ``target`` touches: their open tickets (they become unassigned), the other tickets they
+    own, and the replies they wrote (kept, without a link to the account)."""
+    from hesk_py.models import Reply, Status, Ticket
+    from hesk_py.models.workflow import STATUS_CLOSED
+
+    rows = dict(db.session.execute(
+        select(Status.kind == STATUS_CLOSED, func.count(Ticket.id))
+        .join(Status, Status.id == Ticket.status_id)
+        .where(Ticket.owner_id == target.id)
+        .group_by(Status.kind == STATUS_CLOSED)
+    ).all())
+    replies = db.session.scalar(select(func.count()).select_from(Reply).where(Reply.staff_id == target.id)) or 0
+    return {"open": int(rows.get(False, 0) or 0), "closed": int(rows.get(True, 0) or 0), "replies": int(replies)}
+
+
+def delete_staff(actor: User, target: User) -> int:
+    """Delete ``target``: their open tickets become unassigned (through the ticket service, with history),
+    all in one transaction. Returns how many tickets were unassigned."""
+    from hesk_py.models import Status, Ticket
+    from hesk_py.models.workflow import STATUS_CLOSED
+    from hesk_py.services import tickets
+
+    if not may_manage(actor, target):
+        raise TeamRuleBroken({"delete": str(_l("Only administrators can delete administrators."))})
+    if target.id == actor.id:
+        raise TeamRuleBroken({"delete": str(_l("You cannot delete your own account."))})
+    if target.is_admin and _other_active_admins(target.id) == 0:
+        raise TeamRuleBroken({"delete": str(_l("The last active administrator cannot be deleted."))})
+    open_tickets = db.session.scalars(
+        select(Ticket).join(Status, Status.id == Ticket.status_id)
+        .where(Ticket.owner_id == target.id, Status.kind != STATUS_CLOSED).order_by(Ticket.id)
+    ).all()
+    actor_ref = tickets.Actor.staff(actor)
+    with tickets.one_transaction():
+        for ticket in open_tickets:
+            tickets.assign(ticket, None, actor=actor_ref, notify=False)
+        db.session.execute(update(Ticket).where(Ticket.owner_id == target.id).values(owner_id=None))
+        db.session.delete(target)
+    return len(open_tickets)
+
+
+# --- permission groups (admin/team.py) -------------------------------------------------------------
+
+class GroupInUse(HeskError):
+    def __init__(self, count: int):
+        super().__init__(f"group has {count} members")
+        self.count = count
+
+
+def groups_with_counts() -> list[tuple[Any, int]]:
+    """Every group (by name) with its number of members: two queries."""
+    from hesk_py.models import Group, UserGroup
+
+    counts = dict(db.session.execute(
+        select(UserGroup.group_id, func.count()).group_by(UserGroup.group_id)).all())
+    groups = db.session.scalars(select(Group).order_by(Group.name, Group.id)).all()
+    return [(g, int(counts.get(g.id, 0))) for g in groups]
+
+
+def save_group(actor: User, group, *, name: str, description: str = "",
+               category_ids: list[int] | set[int] = (), features: list[str] | set[str] = ()):
+    """Create (``group`` None) or edit a permission group. A non-administrator grants only what they have."""
+    from hesk_py.models import Category, Group, GroupCategory, GroupFeature
+
+    errors: dict[str, str] = {}
+    name = (name or "").strip()
+    description = (description or "").strip()
+    if not name:
+        errors["name"] = str(_l("Enter a name."))
+    elif len(name) > 100:
+        errors["name"] = str(_l("At most %(n)s characters.", n=100))
+    else:
+        taken = select(func.count()).select_from(Group).where(func.lower(Group.name) == name.lower())
+        if group is not None:
+            taken = taken.where(Group.id != group.id)
+        if db.session.scalar(taken):
+            errors["name"] = str(_l("Another group has this name."))
+    if len(description) > 255:
+        errors["description"] = str(_l("At most %(n)s characters.", n=255))
+    known = set(db.session.scalars(select(Category.id)))
+    asked_cats = {int(c) for c in category_ids}
+    if asked_cats - known:
+        errors["categories"] = str(_l("Choose categories from the list."))
+    asked_feats = set(features)
+    if asked_feats - set(FEATURES):
+        errors["features"] = str(_l("Unknown permissions: %(f)s", f=", ".join(sorted(asked_feats - set(FEATURES)))))
+    allowed_cats, allowed_feats = grantable(actor)
+    new_cats = _merge_grants(asked_cats & known, allowed_cats, group.category_ids if group else set(),
+                             "categories", errors)
+    new_feats = _merge_grants(asked_feats & set(FEATURES), allowed_feats, group.feature_keys if group else set(),
+                              "features", errors)
+    if errors:
+        raise AccountError(errors)
+    try:
+        if group is None:
+            group = Group(name=name, description=description)
+            db.session.add(group)
+        group.name, group.description = name, description
+        group.categories = [c for c in group.categories if c.category_id in new_cats] + [
+            GroupCategory(category_id=c) for c in sorted(new_cats - {c.category_id for c in group.categories})]
+        group.features = [f for f in group.features if f.feature in new_feats] + [
+            GroupFeature(feature=f) for f in sorted(new_feats - {f.feature for f in group.features})]
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return group
+
+
+def copy_group(actor: User, group):
+    """A new group with the same categories and features, named "<name> (copy)" (or "(copy 2)", ...)."""
+    from hesk_py.models import Group
+
+    names = {n.lower() for n in db.session.scalars(select(Group.name))}
+    n, name = 1, str(_l("%(name)s (copy)", name=group.name))[:100]
+    while name.lower() in names:
+        n += 1
+        name = str(_l("%(name)s (copy %(n)s)", name=group.name, n=n))[:100]
+    return save_group(actor, None, name=name, description=group.description,
+                      category_ids=group.category_ids, features=group.feature_keys)
+
+
+def delete_group(group) -> None:
+    """Delete a group with no members; refused with the member count otherwise."""
+    from hesk_py.models import UserGroup
+
+    members = db.session.scalar(select(func.count()).select_from(UserGroup).where(UserGroup.group_id == group.id))
+    if members:
+        raise GroupInUse(int(members))
+    db.session.delete(group)
+    db.session.commit()
+
+
+# --- the same union in SQL, for queries over many staff (auto-assign, notifications, owner lists) --------
+
+def has_feature_clause(key: str):
+    """SQL condition on ``User``: has this permission key, their own or through a group."""
+    from hesk_py.models import GroupFeature, UserGroup
+
+    own = select(UserFeature.user_id).where(UserFeature.user_id == User.id, UserFeature.feature == key)
+    grouped = (select(UserGroup.user_id).join(GroupFeature, GroupFeature.group_id == UserGroup.group_id)
+               .where(UserGroup.user_id == User.id, GroupFeature.feature == key))
+    return own.exists() | grouped.exists()
+
+
+def has_category_clause(category_id: int):
+    """SQL condition on ``User``: has access to this category, their own or through a group."""
+    from hesk_py.models import GroupCategory, UserGroup
+
+    own = select(UserCategory.user_id).where(UserCategory.user_id == User.id,
+                                             UserCategory.category_id == category_id)
+    grouped = (select(UserGroup.user_id).join(GroupCategory, GroupCategory.group_id == UserGroup.group_id)
+               .where(UserGroup.user_id == User.id, GroupCategory.category_id == category_id))
+    return own.exists() | grouped.exists()

@@ -42,6 +42,9 @@ SUBJECTS = {
     "mfa_verification": _l("Your help desk verification code"),
     "forgot_ticket_id": _l("Your support tickets"),
 }
+# First line of every ticket email (HESK's "hr"): with strip_quoted on, email piping keeps only what a
+# customer wrote above it (hesk_py/services/inbound.py).
+REPLY_MARKER = _l("------ Reply above this line ------")
 
 
 def render(msg: OutboxMessage) -> EmailMessage:
@@ -60,6 +63,8 @@ def render(msg: OutboxMessage) -> EmailMessage:
             raise ValueError(f"unknown email template {msg.template}")
         subject = str(template) % {"trackid": ctx.get("trackid", ""), "subject": ctx.get("subject", "")}
         body = render_template(f"email/{msg.template}.txt", **ctx)
+        if ctx.get("trackid"):
+            body = f"{REPLY_MARKER}\n\n{body}"
     email = EmailMessage()
     email["Subject"] = subject.replace("\r", " ").replace("\n", " ")
     email["From"] = formataddr((str(settings.get("noreply_name")), str(settings.get("noreply_mail"))))

@@ -36,12 +36,11 @@ def wants(user: User, flag: str) -> bool:
 
 def staff_for_category(category_id: int) -> list[User]:
     """Active staff who may see tickets of this category: every administrator, and staff with access."""
-    from hesk_py.models import UserCategory
+    from hesk_py.services.accounts import has_category_clause  # own access or a permission group's
 
     stmt = (
         select(User)
-        .outerjoin(UserCategory, (UserCategory.user_id == User.id) & (UserCategory.category_id == category_id))
         .where(User.active.is_(True))
-        .where((User.is_admin.is_(True)) | (UserCategory.category_id.is_not(None)))
+        .where((User.is_admin.is_(True)) | has_category_clause(category_id))
     )
     return list(db.session.scalars(stmt).unique())

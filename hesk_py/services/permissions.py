@@ -56,3 +56,19 @@ DEFAULT_FEATURES = (
     "can_resolve",
     "can_submit_any_cat",
 )
+
+# The keys as the team and permission group forms show them: in sections, each with its heading.
+FEATURE_SECTIONS: tuple[tuple[object, tuple[str, ...]], ...] = (
+    (_l("Tickets"), ("can_view_tickets", "can_reply_tickets", "can_resolve", "can_edit_tickets", "can_del_tickets",
+                     "can_del_notes", "can_merge_tickets", "can_link_tickets", "can_add_archive", "can_due_date",
+                     "can_submit_any_cat", "can_change_cat", "can_change_own_cat", "can_privacy", "can_export")),
+    (_l("Assignment and visibility"), ("can_assign_self", "can_assign_others", "can_view_unassigned",
+                                       "can_view_ass_others", "can_view_ass_by", "can_view_online")),
+    (_l("Help desk management"), ("can_man_users", "can_view_users", "can_man_permission_groups", "can_man_cat",
+                                  "can_man_kb", "can_man_canned", "can_man_ticket_tpl", "can_man_settings",
+                                  "can_service_msg", "can_email_tpl")),
+    (_l("Reports"), ("can_run_reports", "can_run_reports_full")),
+    (_l("Bans and mutes"), ("can_ban_emails", "can_unban_emails", "can_ban_ips", "can_unban_ips",
+                            "can_mute_emails", "can_unmute_emails")),
+    (_l("Customers"), ("can_man_customers", "can_merge_customers", "can_view_customers")),
+)

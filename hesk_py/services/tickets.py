@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -32,8 +32,6 @@ from hesk_py.models import (
     Ticket,
     TicketEvent,
     User,
-    UserCategory,
-    UserFeature,
 )
 from hesk_py.models.tickets import OPENED_BY_CUSTOMER, OPENED_BY_STAFF
 from hesk_py.models.types import utcnow
@@ -197,14 +195,10 @@ def pick_autoassign_owner(category: Category) -> User | None:
         .correlate(User)
         .scalar_subquery()
     )
-    has_feature = lambda key: (  # noqa: E731
-        select(UserFeature.user_id).where(UserFeature.user_id == User.id, UserFeature.feature == key).exists()
-    )
-    has_category = (
-        select(UserCategory.user_id)
-        .where(UserCategory.user_id == User.id, UserCategory.category_id == category.id)
-        .exists()
-    )
+    from hesk_py.services.accounts import has_category_clause, has_feature_clause  # own grants or a group's
+
+    has_feature = has_feature_clause
+    has_category = has_category_clause(category.id)
     stmt = (
         select(User)
         .where(User.active.is_(True), User.autoassign.is_(True))
@@ -635,6 +629,31 @@ def change_category(ticket: Ticket, category_id: int, *, actor: Actor) -> Ticket
         db.session.rollback()
         raise
     return ticket
+
+
+def move_category_tickets(from_category_id: int, to_category_id: int, *, actor: Actor) -> int:
+    """Move every ticket of one category to another (deleting a category), one history row per ticket;
+    returns how many moved. Part of the caller's transaction when inside ``one_transaction()``."""
+    if from_category_id == to_category_id or db.session.get(Category, to_category_id) is None:
+        raise InvalidTicketData({"category": str(_l("Unknown category."))})
+    try:
+        ids = list(db.session.scalars(select(Ticket.id).where(Ticket.category_id == from_category_id)))
+        now = utcnow()
+        for start in range(0, len(ids), 1000):  # history rows in batches: one executemany each
+            db.session.execute(insert(TicketEvent), [
+                {"ticket_id": tid, "created_at": now, "actor_type": actor.kind, "actor_id": actor.id,
+                 "actor_name": actor.name[:255], "action": "category",
+                 "data": {"old": from_category_id, "new": to_category_id}}
+                for tid in ids[start:start + 1000]])
+        if ids:
+            db.session.execute(update(Ticket).where(Ticket.category_id == from_category_id)
+                               .values(category_id=to_category_id)
+                               .execution_options(synchronize_session=False))
+        _commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return len(ids)
 
 
 # ---------------------------------------------------------------------------------------------

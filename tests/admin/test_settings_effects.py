@@ -71,6 +71,11 @@ TAKES_EFFECT = {
     "pop3_tls": "Test connection", "pop3_user": "Test connection", "pop3_password": "Test connection",
     "notify_new": "emails", "notify_closed": "emails", "confirm_email": "customer form",
     "open_only": "forgot tracking ID",
+    # email piping (tests/hesk_py/services/test_inbound.py, tests/hesk_py/test_cli_pipe.py)
+    "email_piping": "hesk-py pipe", "strip_quoted": "email piping", "eml_req_msg": "email piping",
+    "save_embedded": "email piping", "pipe_block_noreply": "email piping", "pipe_block_returned": "email piping",
+    "pipe_block_duplicate": "email piping", "loop_hits": "email piping", "loop_time": "email piping",
+    "notify_skip_spam": "email piping", "notify_spam_tags": "email piping",
     # Ticket list
     "ticket_list": "staff list", "submittedformat": "staff list", "format_submitted": "staff list",
     "updatedformat": "staff list", "format_updated": "staff list", "email_column": "staff list",

@@ -200,12 +200,17 @@ def test_bulk_writer_round_trips_awkward_text(app):
         "time_worked": 0, "locked": False, "tagged": True,
     }
     data = {"owner_name": awkward, "n": 1, "auto": True, "old": None}
+    # the shapes the seed writes, rendered from their parts on MySQL/MariaDB rather than by json.dumps
+    plain = [{"reply_id": 7}, {"old": None, "new": 3, "auto": False, "channel": "imap", "owner_name": "Emily Carter"},
+             {}, {"owner_id": 2, "owner_name": "Олена Гнатюк"}, {"note": "it's \"fine\""}, [1, "a"]]
     rows = {
         "customers": [{"id": 900, "email": "awkward@example.com", "name": awkward, "language": "uk",
                        "created_at": now}],
         "tickets": [ticket], "replies": [], "notes": [],
         "events": [{"id": 900, "ticket_id": 900, "created_at": now, "actor_type": "customer", "actor_id": 900,
-                    "actor_name": awkward, "action": "created", "data": data}],
+                    "actor_name": awkward, "action": "created", "data": data}]
+        + [{"id": 901 + i, "ticket_id": 900, "created_at": now, "actor_type": "system", "actor_id": None,
+            "actor_name": "", "action": "status", "data": value} for i, value in enumerate(plain)],
     }
     committed = []
     inserter = seed_mod._Inserter(engine, fast=True, core=False, threaded=False, on_commit=committed.append)
@@ -220,6 +225,7 @@ def test_bulk_writer_round_trips_awkward_text(app):
         stored = db.session.get(Ticket, 900)
         assert (stored.subject, stored.message, stored.tagged, stored.owner_id) == (awkward, awkward * 3, True, None)
         assert db.session.get(TicketEvent, 900).data == data
+        assert [db.session.get(TicketEvent, 901 + i).data for i in range(len(plain))] == plain
 
 
 def test_command_line_reports_the_rate(app, database_url, tmp_path, monkeypatch, capsys):

@@ -137,7 +137,7 @@ def test_click_through_the_installer_and_log_in(page, screenshot, served, make_d
     expect(page.locator(".steps-running")).to_be_hidden()  # install.js: Finish's indicator takes over
     expect(page.locator("#finish .steps li.current")).to_contain_text("Finish")
     expect(page.locator("#finish pre").first).to_contain_text("hesk-py cron")
-    expect(page.locator("#finish")).not_to_contain_text("hesk-py pipe")  # not built yet: not offered
+    expect(page.locator("#finish")).to_contain_text("hesk-py pipe")  # email piping is offered
     screenshot("6-finish")
 
     # 7. The one-time login button

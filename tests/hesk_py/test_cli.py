@@ -107,9 +107,3 @@ def test_upgrade_says_up_to_date(runner):
     result = runner.invoke(args=["upgrade"])
     assert result.exit_code == 0
     assert "up to date" in result.output
-
-
-def test_pipe_says_it_is_not_available_yet(runner):
-    result = runner.invoke(args=["pipe"], input="From: a@b.c\n\nhello\n")
-    assert result.exit_code == 75
-    assert "not available" in result.output

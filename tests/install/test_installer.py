@@ -265,15 +265,15 @@ def test_cron_and_pipe_lines_name_this_installation(tmp_path):
     assert installer.pipe_command(tmp_path / "config.ini").endswith("hesk-py pipe")
 
 
-def test_piping_is_offered_only_once_the_pipe_verb_files_email(instance):
-    """"hesk-py pipe" is not built yet: it refuses every message (exit 75), so the installer does not tell
-    admins to set piping up. Whoever builds it turns cli.PIPE_AVAILABLE on, and the Finish page shows it."""
+def test_piping_is_offered_once_the_pipe_verb_files_email(instance):
+    """"hesk-py pipe" files email (cli.PIPE_AVAILABLE), so the Finish page offers it; before the help desk
+    is installed it keeps every message for later (exit 75: the mail server retries)."""
     from hesk_py import cli
 
     app = create_app(uninstalled_config(instance))
     result = app.test_cli_runner().invoke(args=["pipe"], input="From: a@example.com\n\nhello\n")
-    assert result.exit_code == cli.EX_TEMPFAIL and "not available" in result.output
-    assert installer.pipe_available() is False
+    assert result.exit_code == cli.EX_TEMPFAIL and "not installed" in result.output
+    assert installer.pipe_available() is True
 
 
 # --- installer state and the one-time login --------------------------------------------------------------

@@ -435,8 +435,9 @@ def test_install_through_the_wizard_and_log_in_once(instance, make_database, kin
     assert body.count("✓") >= 7 and "failed" not in body.split('id="finish"')[0]
     cron = re.search(r"\*/5 \* \* \* \* [^<]*hesk-py cron", body)
     assert cron and f"HESK_PY_CONFIG={instance / 'config.ini'}" in cron.group(0)
-    # "hesk-py pipe" is not built yet (it answers 75): the Finish page does not send admins to set it up
-    assert "hesk-py pipe" not in body and "Pipe to a program" not in body
+    # "hesk-py pipe" files email: the Finish page offers the line for "Pipe to a program"
+    pipe = re.search(r"HESK_PY_CONFIG=[^<]*hesk-py pipe", body)
+    assert "Pipe to a program" in body and pipe and str(instance / "config.ini") in pipe.group(0)
     cfg = instance / "config.ini"
     assert stat.S_IMODE(cfg.stat().st_mode) == 0o600
     assert not state.state_dir(cfg).exists()  # the wizard's secrets are gone
