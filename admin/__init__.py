@@ -7,8 +7,11 @@ from sqlalchemy.exc import DBAPIError
 from admin import auth, mfa, profile, security, tickets, upgrade, welcome
 from admin import display, knowledgebase, service_messages
 from admin import canned, ticket_templates
+from admin import email_templates
 from admin import categories, priorities, statuses
 from admin import team
+from admin import bans, custom_fields
+from admin import outbox, quarantine
 from admin import settings as settings_pages
 
 bp = Blueprint("admin", __name__)
@@ -38,9 +41,14 @@ bp.register_blueprint(welcome.bp, url_prefix="/welcome")
 bp.register_blueprint(knowledgebase.bp)
 bp.register_blueprint(canned.bp)
 bp.register_blueprint(ticket_templates.bp)
+bp.register_blueprint(email_templates.bp)
 bp.register_blueprint(service_messages.bp)
 bp.register_blueprint(display.bp)
 bp.register_blueprint(categories.bp)
 bp.register_blueprint(statuses.bp)
 bp.register_blueprint(priorities.bp)
 bp.register_blueprint(team.bp)
+bp.register_blueprint(bans.bp)
+bp.register_blueprint(custom_fields.bp)
+bp.register_blueprint(outbox.bp)
+bp.register_blueprint(quarantine.bp)

@@ -6,6 +6,7 @@ import time
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_user, logout_user
 
 from admin import security
@@ -50,7 +51,8 @@ def _clear(*keys: str) -> None:
 
 
 def _too_many(minutes: int) -> str:
-    return _("Too many failed attempts. Try again in %(n)s minutes.", n=minutes)
+    return ngettext("Too many failed attempts. Try again in %(n)s minute.",
+                    "Too many failed attempts. Try again in %(n)s minutes.", minutes, n=minutes)
 
 
 # --- login: the password ------------------------------------------------------------------------------
@@ -207,7 +209,8 @@ def forgot_password():
         blocked = attempts.minutes_left(key)
         if blocked:
             return render_template("admin/auth/forgot_password.html", form=form, sent=False,
-                                   error=_("Too many requests. Try again in %(n)s minutes.", n=blocked)), 429
+                                   error=ngettext("Too many requests. Try again in %(n)s minute.",
+                                            "Too many requests. Try again in %(n)s minutes.", blocked, n=blocked)), 429
         # every request counts, so one address cannot send a flood of reset emails
         attempts.record_failure(key)
         accounts.request_password_reset(form.username.data, _ip())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -175,7 +176,8 @@ def delete(category_id: int):
             _apply_errors(form, errors or {"move_to": _("Choose the category that receives its tickets.")})
             status = 400
         else:
-            flash(_('Category "%(name)s" deleted; %(n)s tickets moved.', name=name, n=moved), "success")
+            flash(ngettext('Category "%(name)s" deleted; %(n)s ticket moved.',
+                           'Category "%(name)s" deleted; %(n)s tickets moved.', moved, name=name, n=moved), "success")
             return redirect(url_for("admin.categories.index"), code=303)
     elif form.move_to.data is None:
         form.move_to.data = str(workflow.DEFAULT_CATEGORY_ID)

@@ -11,7 +11,7 @@ from flask import Blueprint, make_response
 from flask_babel import get_timezone
 from markupsafe import Markup
 
-from hesk_py import settings
+from hesk_py import i18n, settings
 
 bp = Blueprint("display", __name__)
 
@@ -22,7 +22,8 @@ def staff_time(value: datetime | None) -> Markup:
     exact time (0). The exact time uses ``format_timestamp`` in the help desk's time zone."""
     if value is None:
         return Markup("")
-    exact = value.replace(tzinfo=timezone.utc).astimezone(get_timezone()).strftime(settings.get("format_timestamp"))
+    exact = i18n.strftime(value.replace(tzinfo=timezone.utc).astimezone(get_timezone()),
+                          settings.get("format_timestamp"))
     iso = value.replace(microsecond=0).isoformat() + "Z"
     if int(settings.get("time_display")) == 1:
         from admin.tickets import time_ago

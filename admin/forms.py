@@ -319,3 +319,60 @@ class PermissionGroupForm(FlaskForm):
     description = StringField(_l("Description"))
     categories = SelectMultipleField(_l("Categories"), coerce=str, validate_choice=False)
     features = SelectMultipleField(_l("Permissions"), coerce=str, validate_choice=False)
+
+
+# --- bans and mutes (admin/bans.py) -------------------------------------------------------------------
+# What an email or IP may look like is checked by hesk_py/services/bans.py; its message goes beside the field.
+
+class BanEmailForm(FlaskForm):
+    email = StringField(_l("Email address or @domain"), validators=[Length(max=255)])
+
+
+class BanIPForm(FlaskForm):
+    ip = StringField(_l("IP address, range, CIDR block or wildcard"), validators=[Length(max=100)])
+
+
+class MuteEmailForm(FlaskForm):
+    email = StringField(_l("Email address or @domain"), validators=[Length(max=255)], id="mute-email")
+
+
+# --- custom fields (admin/custom_fields.py) -----------------------------------------------------------
+# Every rule (names, options, bounds, defaults) is checked by hesk_py/services/custom_fields.py, whose
+# messages go beside the fields; the categories' choices are filled by the view.
+
+CUSTOM_FIELD_TYPES = (
+    ("text", _l("Text field")), ("textarea", _l("Large text box")), ("radio", _l("Radio buttons")),
+    ("select", _l("Select box")), ("checkbox", _l("Checkboxes")), ("date", _l("Date")),
+    ("email", _l("Email address")), ("hidden", _l("Hidden field")))
+
+
+class CustomFieldForm(FlaskForm):
+    type = SelectField(_l("Type"), choices=choices(CUSTOM_FIELD_TYPES), validate_choice=False)
+    name_en = StringField(_l("Name (English)"))
+    name_uk = StringField(_l("Name (Ukrainian)"))
+    name_ru = StringField(_l("Name (Russian)"))
+    name_bg = StringField(_l("Name (Bulgarian)"))
+    name_lv = StringField(_l("Name (Latvian)"))
+    enabled = BooleanField(_l("Enabled (shown on the forms)"), default=True)
+    visibility = SelectField(_l("Visibility"), choices=choices([
+        ("public", _l("Public: customers and staff fill it in")), ("staff", _l("Staff only"))]),
+        validate_choice=False)
+    required = SelectField(_l("Required"), choices=choices([
+        ("never", _l("No")), ("customers", _l("Only for customers")), ("always", _l("Always"))]),
+        validate_choice=False)
+    place = SelectField(_l("Place on the form"), choices=choices([
+        ("before", _l("Before the message")), ("after", _l("After the message"))]), validate_choice=False)
+    category_mode = SelectField(_l("Categories"), choices=choices([
+        ("all", _l("Every category")), ("chosen", _l("Only the categories chosen below"))]),
+        validate_choice=False)
+    categories = SelectMultipleField(_l("Chosen categories"), coerce=str, validate_choice=False)
+    # the options of each type (the page shows those of the chosen type)
+    max_length = StringField(_l("Maximum length (characters)"))
+    default = StringField(_l("Default value"))
+    rows = StringField(_l("Rows of the text box"))
+    options = TextAreaField(_l("Options (one per line)"))
+    no_default = BooleanField(_l("No option chosen by default"))
+    select_prompt = BooleanField(_l("Begin with \"Click to select\""), default=True)
+    date_min = StringField(_l("Earliest date"))
+    date_max = StringField(_l("Latest date"))
+    multiple = BooleanField(_l("Allow several addresses (separated by commas)"))

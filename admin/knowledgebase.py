@@ -17,6 +17,7 @@ import functools
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -220,9 +221,10 @@ def category_delete(category_id: int):
             _apply_errors(form, exc)
         else:
             if form.articles.data == kb.DELETE_MOVE:
-                flash(_("Category deleted; %(n)s article(s) moved to the parent category.", n=n), "success")
+                flash(ngettext("Category deleted; %(n)s article moved to the parent category.",
+                               "Category deleted; %(n)s articles moved to the parent category.", n, n=n), "success")
             else:
-                flash(_("Category deleted with its %(n)s article(s).", n=n), "success")
+                flash(ngettext("Category deleted with its %(n)s article.", "Category deleted with its %(n)s articles.", n, n=n), "success")
             return redirect(url_for("admin.knowledgebase.index"), code=303)
     status = 400 if request.method == "POST" else 200
     return render_template("admin/knowledgebase/category_delete.html", form=form, category=cat,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from admin.forms import ActionForm, ManagePriorityForm
 from admin.security import require_feature
@@ -89,8 +90,9 @@ def delete(priority_id: int):
     except workflow.Undeletable:
         flash(_("Built-in priorities cannot be deleted."), "error")
     except workflow.InUse as exc:
-        flash(_('"%(name)s" is used by %(n)s tickets or categories and cannot be deleted.', name=name,
-                n=exc.count), "error")
+        flash(ngettext('"%(name)s" is used by %(n)s ticket or category and cannot be deleted.',
+                       '"%(name)s" is used by %(n)s tickets or categories and cannot be deleted.', exc.count,
+                       name=name, n=exc.count), "error")
     else:
         flash(_('Priority "%(name)s" deleted.', name=name), "success")
     return redirect(url_for("admin.priorities.index"), code=303)

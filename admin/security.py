@@ -66,7 +66,8 @@ def safe_next(target: str | None) -> str | None:
 
 
 def _current_path() -> str:
-    path = request.full_path
+    # with the prefix the help desk is mounted at (/helpdesk), so a redirect to it stays inside
+    path = request.script_root + request.full_path
     return path[:-1] if path.endswith("?") else path
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from admin.forms import ActionForm, ManageStatusForm
 from admin.security import require_feature
@@ -85,7 +86,8 @@ def delete(status_id: int):
     except workflow.Undeletable:
         flash(_("Built-in statuses cannot be deleted."), "error")
     except workflow.InUse as exc:
-        flash(_('"%(name)s" is used by %(n)s tickets and cannot be deleted.', name=name, n=exc.count), "error")
+        flash(ngettext('"%(name)s" is used by %(n)s ticket and cannot be deleted.',
+                       '"%(name)s" is used by %(n)s tickets and cannot be deleted.', exc.count, name=name, n=exc.count), "error")
     else:
         flash(_('Status "%(name)s" deleted.', name=name), "success")
     return redirect(url_for("admin.statuses.index"), code=303)

@@ -13,6 +13,7 @@ import functools
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_user
 from sqlalchemy import select
 
@@ -221,8 +222,9 @@ def delete(user_id: int):
             for message in exc.errors.values():
                 flash(message, "error")
         else:
-            flash(_("The account of %(name)s is deleted; %(n)s open tickets are now unassigned.",
-                    name=name, n=unassigned), "success")
+            flash(ngettext("The account of %(name)s is deleted; %(n)s open ticket is now unassigned.",
+                           "The account of %(name)s is deleted; %(n)s open tickets are now unassigned.",
+                           unassigned, name=name, n=unassigned), "success")
         return redirect(url_for(".index"), code=303)
     return render_template("admin/team/delete.html", target=target, form=form,
                            counts=accounts.deletion_counts(target), is_self=target.id == current_user.id)

@@ -59,7 +59,7 @@ from admin.forms import (
     choices,
     format_duration,
 )
-from hesk_py import settings
+from hesk_py import i18n, settings
 from hesk_py.extensions import db
 from hesk_py.models import Attachment, Category, Note, Priority, Reply, Status, Ticket, TicketEvent, User
 from hesk_py.models.types import utcnow
@@ -295,17 +295,17 @@ def ticket_date(value: datetime | None, which: str = "timestamp") -> str:
     if mode == 0:
         return _short_descriptive(ds["now"] - value)
     if mode == 1:
-        return local.strftime(ds["format_timestamp"])
+        return i18n.strftime(local, ds["format_timestamp"])
     if mode == 3:
-        return local.strftime(ds["format_date"])
+        return i18n.strftime(local, ds["format_date"])
     if mode == 2:
         day = local.date()
         if day == ds["today"]:
-            return local.strftime(ds["format_time"])
+            return i18n.strftime(local, ds["format_time"])
         if day == ds["yesterday"]:
             return _("Yesterday")
         return format_date(value, "dd MMM yy")
-    return local.strftime(custom)
+    return i18n.strftime(local, custom)
 
 
 @bp.app_template_filter("time_ago")
@@ -1094,6 +1094,7 @@ def describe_event(event: TicketEvent, lookups: dict) -> str:
                              else _("Due date removed")),
         "time_worked": lambda: _("Time worked set to %(time)s", time=format_duration(d.get("new"))),
         "notification_resent": lambda: _("Notification sent to the customer again"),
+        "overdue_email": lambda: _("Overdue email notification sent"),
         "banned_email": lambda: _("Banned the email address %(email)s", email=d.get("email", "")),
         "banned_ip": lambda: _("Banned the IP address %(ip)s", ip=d.get("ip", "")),
         "customer_reply_entered": lambda: _("Entered a reply on the customer's behalf"),

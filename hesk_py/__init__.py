@@ -51,6 +51,7 @@ def create_app(test_config: dict | None = None):
     limiter.init_app(app)
     from hesk_py import i18n
 
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", ";".join(i18n.compile_catalogs(app.instance_path)))
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     i18n.init_app(app)
     from hesk_py import settings as hesk_settings
@@ -92,6 +93,9 @@ def create_app(test_config: dict | None = None):
 
     app.register_blueprint(public_bp)
     app.register_blueprint(health.bp)
+    from hesk_py import cron_url
+
+    app.register_blueprint(cron_url.bp)
     from hesk_py import branding
 
     app.register_blueprint(branding.bp)

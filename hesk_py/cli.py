@@ -39,7 +39,7 @@ def main():
 
 def init_app(app) -> None:
     """Commands are also reachable as ``flask --app hesk_py <verb>``."""
-    for command in (serve, install_cmd, upgrade, cron, pipe, settings_group, create_admin, reset_mfa):
+    for command in (serve, install_cmd, upgrade, cron, pipe, settings_group, create_admin, reset_mfa, i18n_group):
         app.cli.add_command(command)
 
 
@@ -82,6 +82,13 @@ def serve(host, port, threads, processes, url_prefix):
     where = f"http://{host}:{port}{url_prefix}/"
     click.echo(_("Serving the help desk at %(url)s (%(p)s processes, %(t)s threads each)",
                  url=where if installed else where + "install/", p=processes, t=threads))
+    # That message's language was read from the database: end the read and close the connection before
+    # serving (and forking). On SQLite the open transaction would hold the write lock for good, and every
+    # request would wait for it.
+    from hesk_py.extensions import db
+
+    db.session.remove()
+    db.engine.dispose()
     sock = _reuseport_socket(host, port)
     children = []
     for _i in range(processes - 1):
@@ -90,9 +97,12 @@ def serve(host, port, threads, processes, url_prefix):
             children = []
             break
         children.append(pid)
+    # X-Forwarded-* reach the app only when the config trusts a proxy ([server] trusted_proxies: ProxyFix reads
+    # as many hops as it says); otherwise waitress drops them, so a client cannot claim https or another address.
+    trusted = int(cfg.get("HESK_TRUSTED_PROXIES") or 0) > 0
     try:
         waitress_serve(ReloadingApp(), sockets=[sock], threads=threads, url_prefix=url_prefix,
-                       ident="hesk_py", clear_untrusted_proxy_headers=True, connection_limit=1000)
+                       ident="hesk_py", clear_untrusted_proxy_headers=not trusted, connection_limit=1000)
     finally:
         for pid in children:
             try:
@@ -313,3 +323,86 @@ def reset_mfa(username):
         return
     mfa.disable(user)
     click.echo(_("Two-factor authentication of %(name)s has been reset.", name=user.username))
+
+
+# --- translations --------------------------------------------------------------------------------
+
+@click.group("i18n")
+def i18n_group():
+    """Maintain the translation catalogs in hesk_py/translations (extract, update, compile)."""
+
+
+def _pybabel(*args: str) -> None:
+    from babel.messages.frontend import CommandLineInterface
+
+    CommandLineInterface().run(["pybabel", "-q", *args])
+
+
+def _source_root():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent
+
+
+@i18n_group.command("extract")
+def i18n_extract():
+    """Collect every translatable string from code and templates into hesk_py/translations/messages.pot."""
+    from hesk_py.i18n import TRANSLATIONS
+
+    root = _source_root()
+    os.chdir(root)
+    _pybabel("extract", "-F", str(root / "babel.cfg"), "-k", "_l", "-k", "lazy_gettext", "--no-location",
+             "--sort-output", "--project", "hesk_py", "-o", str(TRANSLATIONS / "messages.pot"), ".")
+    click.echo(_("Strings written to %(path)s.", path=TRANSLATIONS / "messages.pot"))
+
+
+@i18n_group.command("update")
+def i18n_update():
+    """Merge new strings from messages.pot into every language's messages.po (new ones untranslated)."""
+    from hesk_py.i18n import TRANSLATIONS
+
+    _pybabel("update", "-i", str(TRANSLATIONS / "messages.pot"), "-d", str(TRANSLATIONS), "--no-fuzzy-matching",
+             "--ignore-obsolete", "-w", "0")
+    click.echo(_("Catalogs updated in %(path)s.", path=TRANSLATIONS))
+
+
+@i18n_group.command("compile")
+def i18n_compile():
+    """Compile every .po catalog into the .mo file the help desk reads (the app also does this at start)."""
+    from hesk_py.i18n import TRANSLATIONS, compile_catalogs
+
+    compile_catalogs(force=True)
+    click.echo(_("Catalogs compiled in %(path)s.", path=TRANSLATIONS))
+
+
+# --- the install package -------------------------------------------------------------------------
+
+@click.command("package")
+@click.option("--dist-dir", default=None, type=click.Path(file_okay=False),
+              help="Where to write the zip (default: dist/ in the project folder).")
+def package(dist_dir):
+    """Build the install package dist/hesk_py-<version>.zip (python setup.py sdist --formats=zip; MANIFEST.in
+    says what goes in) and print its size."""
+    import subprocess
+    import zipfile
+    from pathlib import Path
+
+    from hesk_py import __version__
+
+    root = _source_root()
+    if not (root / "setup.py").is_file():
+        raise click.ClickException(_("setup.py is missing: build the package from the project's source folder."))
+    out = Path(dist_dir).resolve() if dist_dir else root / "dist"
+    done = subprocess.run([sys.executable, "setup.py", "-q", "sdist", "--formats=zip", "--dist-dir", str(out)],
+                          cwd=root, capture_output=True, text=True)
+    target = out / f"hesk_py-{__version__}.zip"
+    if done.returncode != 0 or not target.is_file():
+        click.echo(done.stdout + done.stderr, err=True)
+        raise click.ClickException(_("The package could not be built."))
+    with zipfile.ZipFile(target) as zf:
+        files = sum(1 for info in zf.infolist() if not info.is_dir())
+    click.echo(_("Built %(path)s: %(kb)s KB, %(n)s files.", path=target, kb=f"{target.stat().st_size / 1024:,.0f}",
+                 n=files))
+
+
+main.add_command(package)  # needs no app: it works on the source folder

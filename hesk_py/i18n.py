@@ -1,5 +1,17 @@
-"""Languages: which locale and time zone a request is shown in."""
+"""Languages: which locale and time zone a request is shown in, and the compiled catalogs.
+
+The catalogs are gettext ``.po`` files in ``hesk_py/translations/<lang>/LC_MESSAGES/`` (English is the source
+language and has none). They are compiled to ``.mo`` when the app starts and a ``.po`` is newer than its
+``.mo``, so a fresh checkout or an unpacked release needs no extra command; when the package folder is read-only
+the ``.mo`` files go to ``instance/translations`` instead. ``hesk-py i18n extract|update|compile`` maintains them.
+"""
 from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+from pathlib import Path
 
 from flask import current_app, g, request, session
 
@@ -11,6 +23,90 @@ LANGUAGES = {
     "lv": "Latviešu",
 }
 LANGUAGE_COOKIE = "hesk_language"
+TRANSLATIONS = Path(__file__).resolve().parent / "translations"
+DOMAINS = ("messages", "wtforms")
+
+log = logging.getLogger(__name__)
+
+
+def _stale(po: Path, mo: Path) -> bool:
+    try:
+        return mo.stat().st_mtime < po.stat().st_mtime
+    except FileNotFoundError:
+        return True
+
+
+def compile_catalog(po: Path, mo: Path) -> None:
+    """Compile one ``.po`` into ``.mo`` (written aside and renamed, so a reader never sees half a file)."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    with po.open("rb") as fh:
+        catalog = read_po(fh)
+    mo.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=mo.parent, suffix=".mo.tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write_mo(fh, catalog)
+        os.replace(tmp, mo)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def compile_catalogs(instance_path: str | os.PathLike | None = None, *, force: bool = False) -> list[str]:
+    """Compile every stale catalog; return the translation directories Flask-Babel should read."""
+    fallback = Path(instance_path) / "translations" if instance_path else None
+    use_fallback = False
+    for po in sorted(TRANSLATIONS.glob("*/LC_MESSAGES/*.po")):
+        mo = po.with_suffix(".mo")
+        if not (force or _stale(po, mo)):
+            continue
+        try:
+            compile_catalog(po, mo)
+        except OSError:
+            if fallback is None:
+                raise
+            target = fallback / po.relative_to(TRANSLATIONS).with_suffix(".mo")
+            if force or _stale(po, target):
+                compile_catalog(po, target)
+            use_fallback = True
+    if fallback is not None and (use_fallback or any(fallback.glob("*/LC_MESSAGES/*.mo"))):
+        return [str(fallback), str(TRANSLATIONS)]
+    return [str(TRANSLATIONS)]
+
+
+class _WtformsTranslations:
+    """WTForms' own messages ("Not a valid integer value.") in the request's language.
+
+    WTForms ships bg, ru and uk; our catalogs add what it lacks (lv). Loaded on first use per request.
+    """
+
+    def __init__(self):
+        self._loaded = None
+
+    def _get(self):
+        if self._loaded is None:
+            from babel import support
+            from flask_babel import get_locale
+            from wtforms.i18n import messages_path
+
+            locale = get_locale()
+            ours = support.Translations.load(str(TRANSLATIONS), [locale], domain="wtforms")
+            theirs = support.Translations.load(messages_path(), [locale], domain="wtforms")
+            if isinstance(ours, support.Translations):
+                if isinstance(theirs, support.Translations):
+                    ours.add_fallback(theirs)
+                self._loaded = ours
+            else:
+                self._loaded = theirs
+        return self._loaded
+
+    def ugettext(self, string):
+        return self._get().ugettext(string)
+
+    def ungettext(self, singular, plural, n):
+        return self._get().ungettext(singular, plural, n)
 
 
 def _setting(key, fallback):
@@ -38,6 +134,34 @@ def select_locale() -> str:
     return default if default in LANGUAGES else "en"
 
 
+_NAMED = re.compile(r"%%|%[aAbBp]")
+
+
+def strftime(value, fmt: str) -> str:
+    """``value.strftime(fmt)`` with day and month names (%a %A %b %B) and AM/PM (%p) in the request's
+    language (Babel's data), so HESK's strftime-style date settings read right in every language."""
+    from flask_babel import get_locale
+
+    locale = get_locale()
+    if locale is None or locale.language == "en" or not _NAMED.search(fmt):
+        return value.strftime(fmt)
+
+    def named(match) -> str:
+        code = match.group(0)
+        if code == "%%":
+            return code
+        kind = code[1]
+        if kind in "aA":
+            text = locale.days["format"]["abbreviated" if kind == "a" else "wide"][value.weekday()]
+        elif kind in "bB":
+            text = locale.months["format"]["abbreviated" if kind == "b" else "wide"][value.month]
+        else:
+            text = locale.periods["am" if value.hour < 12 else "pm"]
+        return text.replace("%", "%%")
+
+    return value.strftime(_NAMED.sub(named, fmt))
+
+
 def select_timezone() -> str:
     return _setting("timezone", "UTC")
 
@@ -49,6 +173,11 @@ def init_app(app) -> None:
 
     app.jinja_env.globals.update(status_name=label, priority_name=label, category_name=label,
                                  get_locale=get_locale, get_timezone=get_timezone)
+
+    @app.before_request
+    def _wtforms_translations():
+        # Flask-WTF looks for this attribute before loading WTForms' catalogs itself
+        request.wtforms_translations = _WtformsTranslations()
 
     @app.context_processor
     def _languages():

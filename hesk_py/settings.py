@@ -23,6 +23,7 @@ Where hesk_py differs from HESK:
   (``theme_overrides.primary``); its custom header/footer files become ``custom_header`` and
   ``custom_footer`` (sanitised HTML); the logo upload (``site_logo``) is a hesk_py addition.
 * Barcodes on printed tickets are QR codes (segno); HESK's linear barcode types need its PHP library.
+* ``url_key`` empty turns the cron URL (``/cron?key=...``) off; HESK then runs its cron scripts for anyone.
 
 HESK settings left out because they do not apply to a Python app:
 * ``db_host``, ``db_name``, ``db_user``, ``db_pass``, ``db_pfix`` (General tab): the database is chosen
@@ -36,7 +37,6 @@ HESK settings left out because they do not apply to a Python app:
 * ``recaptcha_use``, ``recaptcha_public_key``, ``recaptcha_private_key``: Google's script breaks the
   "works offline, no third-party scripts" rule; the built-in image and the question remain.
 * ``secimg_sum`` (random CAPTCHA salt): CAPTCHA answers are signed with the secret key instead.
-* ``url_key``: background jobs run from ``hesk-py cron`` only, never over HTTP, so no key is needed.
 * ``smtp_conn_type``, ``smtp_oauth_provider``, ``imap_conn_type``, ``imap_oauth_provider``,
   ``pop3_conn_type``, ``pop3_oauth_provider``: OAuth mail login needs HESK's OAuth providers tool, which
   hesk_py does not have; logins are username and password.
@@ -874,6 +874,13 @@ declare("samesite", "Lax", "choice", tab="help_desk", group="security", control=
 declare("force_ssl", False, "bool", tab="help_desk", group="security", label=_l("Force SSL"),
         help=_l("Redirect every http:// request to https:// and make the help desk URL https. Turn it on "
                 "only when https works."))
+declare("url_key", "", "str", tab="help_desk", group="security", max_length=255,
+        pattern=r"([A-Za-z0-9_.-]{20,255})?",
+        pattern_message=_l("At least 20 characters: letters, digits, dots, dashes and underscores."),
+        label=_l("URL access key"),
+        help=_l("For hosts without cron: opening /cron?key=KEY on the help desk runs the same background jobs "
+                "as \"hesk-py cron\" (send email, fetch email, auto-close, overdue notices). Leave empty to turn "
+                "that address off."))
 declare("require_mfa", False, "bool", tab="help_desk", group="security",
         label=_l("Require multi-factor authentication for staff"),
         help=_l("Staff must set up a second factor (an authenticator app or email codes) when they next log "
@@ -1316,8 +1323,6 @@ _mark_pending(_l("customer accounts"), "customer_accounts", "customer_accounts_r
               "require_mfa_customers", "customer_ticket_list", "extend_customer")
 _mark_pending(_l("an idle time-out for staff sessions (staff sessions now last until the browser closes)"),
               "extend_admin")
-_mark_pending(_l("email fetching (IMAP and POP3)"), "imap", "imap_job_wait", "imap_keep", "pop3",
-              "pop3_job_wait", "pop3_keep")
 _mark_pending(_l("customer accounts"), "pipe_customer_rejection_notification",
               "pipe_customer_rejection_email_cooldown_hours")
 _mark_pending(_l("ticket followers"), "multi_eml", "email_include_to", "email_include_cc", "email_max_recipients")

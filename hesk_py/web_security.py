@@ -7,7 +7,10 @@ Instead:
 
 * every cookie goes through ``Response.set_cookie`` (Flask's session, Flask-Login, our own views), which
   gives it the SameSite value of the setting, and the Secure flag when https is forced or SameSite is
-  None; changing ``app.config`` per request would leak between threads;
+  None; changing ``app.config`` per request would leak between threads; a cookie meant for the whole
+  help desk (path ``/``) is kept to the prefix it is mounted at (``/helpdesk``: SCRIPT_NAME from Passenger,
+  ``hesk-py serve --url-prefix`` or a trusted ``X-Forwarded-Prefix``), so other sites on the domain never
+  receive it;
 * the Talisman subclass in ``hesk_py/extensions.py`` calls ``adjust_headers`` after it has set its
   headers: with ``x_frame_opt`` off, X-Frame-Options and CSP ``frame-ancestors`` are dropped, and with
   ``force_ssl`` on, https responses carry Strict-Transport-Security;
@@ -17,7 +20,7 @@ Instead:
 from __future__ import annotations
 
 from flask import Response as FlaskResponse
-from flask import current_app, has_app_context, redirect, request
+from flask import current_app, has_app_context, has_request_context, redirect, request
 
 HSTS = "max-age=31536000"
 # /healthz is probed by load balancers over plain http on the private side
@@ -40,6 +43,9 @@ class Response(FlaskResponse):
         kwargs["samesite"] = samesite
         if samesite == "None" or _setting("force_ssl", False):
             kwargs["secure"] = True  # browsers drop SameSite=None cookies that are not Secure
+        if len(args) < 3 and kwargs.get("path", "/") in ("/", None) and has_request_context() \
+                and request.script_root:
+            kwargs["path"] = request.script_root  # the help desk's own prefix, not the whole domain
         return super().set_cookie(key, value, *args, **kwargs)
 
 

@@ -34,6 +34,7 @@ from typing import Callable, Iterator
 from urllib.parse import urlsplit
 
 from flask_babel import force_locale
+from flask_babel import ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (Column, Index, Integer, MetaData, String, Table, Text, create_engine, inspect, select,
@@ -1112,7 +1113,9 @@ class Installation:
                     conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=1")
         finally:
             engine.dispose()
-        return _("The %(n)s tables it created were removed; the database is as it was.", n=len(created))
+        return ngettext("The table it created was removed; the database is as it was.",
+                        "The %(n)s tables it created were removed; the database is as it was.", len(created),
+                        n=len(created))
 
     def run(self) -> Iterator[Event]:
         try:

@@ -3,12 +3,15 @@ from hesk_py.models.canned import CannedResponse, TicketTemplate
 from hesk_py.models.customers import Customer
 from hesk_py.models.outbox import OUTBOX_FAILED, OUTBOX_QUEUED, OUTBOX_SENT, OutboxMessage
 from hesk_py.models.custom_fields import CustomField
+from hesk_py.models.email_templates import EmailTemplate
 from hesk_py.models.inbound import InboundMail, QuarantinedMail
 from hesk_py.models.jobs import JobRun
 from hesk_py.models.knowledgebase import (
     KbArticle, KbArticleRevision, KbAttachment, KbCategory, KbTerm, KbVote,
 )
-from hesk_py.models.security import BannedEmail, BannedIP, FailedAttempt, RateLimitCounter, UsedFormToken
+from hesk_py.models.security import (
+    BannedEmail, BannedIP, FailedAttempt, MutedEmail, RateLimitCounter, UsedFormToken,
+)
 from hesk_py.models.service_messages import ServiceMessage
 from hesk_py.models.settings import Setting
 from hesk_py.models.tickets import Attachment, Note, Reply, Ticket, TicketEvent
@@ -35,6 +38,7 @@ __all__ = [
     "Category",
     "Customer",
     "CustomField",
+    "EmailTemplate",
     "FailedAttempt",
     "InboundMail",
     "JobRun",
@@ -46,6 +50,7 @@ __all__ = [
     "KbVote",
     "MfaBackupCode",
     "MfaEmailCode",
+    "MutedEmail",
     "Note",
     "OUTBOX_FAILED",
     "OUTBOX_QUEUED",

@@ -19,3 +19,7 @@ class JobRun(db.Model):
     ok: Mapped[bool] = mapped_column(Boolean, default=False)
     # the job's one-line summary, or the error's class name (never a message that could hold secrets)
     result: Mapped[str] = mapped_column(String(255), default="")
+    # A run owns the job while lease_until is in the future: a second run of the same job waits for the next
+    # cron call (a lease in the row, not GET_LOCK: works on Galera too). Released when the run ends.
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

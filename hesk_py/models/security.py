@@ -1,5 +1,5 @@
 """Tables that protect the help desk from abuse: failed login and ticket look-up attempts per IP, banned
-emails and IPs, rate-limit counters and spent one-time form tokens."""
+emails and IPs, muted emails, rate-limit counters and spent one-time form tokens."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -54,6 +54,20 @@ class BannedIP(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     __table_args__ = (Index("ix_hesk_banned_ips_range", "ip_from", "ip_to"),)
+
+
+class MutedEmail(db.Model):
+    """An address, or a whole domain written ``@example.com`` (lower case), that the help desk sends no
+    mail to: its tickets are accepted, its notifications are never queued."""
+
+    __tablename__ = "hesk_muted_emails"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(255), unique=True)
+    muted_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("hesk_users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class RateLimitCounter(db.Model):

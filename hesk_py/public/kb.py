@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from hesk_py import settings
+from hesk_py import i18n, settings
 from hesk_py.extensions import limiter
 from hesk_py.models.knowledgebase import ROOT_CATEGORY_ID
 from hesk_py.public.views import bp
@@ -99,7 +99,7 @@ def kb_date(value) -> str:
         return ""
     from flask_babel import to_user_timezone
 
-    return to_user_timezone(value.replace(tzinfo=timezone.utc)).strftime(settings.get("format_date"))
+    return i18n.strftime(to_user_timezone(value.replace(tzinfo=timezone.utc)), settings.get("format_date"))
 
 
 def _category_page(category: kb.CategoryInfo, *, template: str, **extra):

@@ -193,7 +193,7 @@ def _language_picker():
         form.language.choices = list(LANGUAGES.items())
         form.language.data = _language()
         query = request.query_string.decode("latin-1") if request.method == "GET" else ""
-        form.next.data = request.path + (f"?{query}" if query else "")
+        form.next.data = request.script_root + request.path + (f"?{query}" if query else "")
         return form
 
     return {"language_picker": picker}

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Mapping
 
 from flask_babel import format_date, get_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from hesk_py.extensions import db
 from hesk_py.models import CustomField
@@ -296,3 +296,234 @@ def create_field(*, id: int, type: str, names: dict[str, str], visibility: str =
     db.session.add(f)
     db.session.commit()
     return f
+
+
+# --- managing the fields (the admin page admin/custom_fields.py) ------------------------------------------
+# Rules: an English name; per type, its options (a choice field needs at least one option, no option
+# twice; a default must fit the field; date bounds are dates or +N/-N days, weeks, months, years);
+# fields of chosen categories need at least one existing category. A field's id is the N of customN:
+# HESK's slots 1..100 (the ticket search knows no others). Deleting a field deletes its stored values.
+
+MAX_FIELDS = 100
+MAX_NAME = 255
+MAX_OPTIONS = 100
+MAX_OPTION = 255
+MAX_ROWS = 50
+NAME_LANGUAGES = ("en", "uk", "ru", "bg", "lv")
+VISIBILITIES = (VISIBILITY_PUBLIC, "staff")
+REQUIRED_RULES = ("never", REQUIRED_CUSTOMERS, REQUIRED_ALWAYS)
+PLACES = (PLACE_BEFORE, "after")
+
+
+class InvalidField(Exception):
+    """Bad input: ``errors`` maps a form field name to its message. Nothing was written."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__(errors)
+        self.errors = errors
+
+
+class FieldNotFound(Exception):
+    pass
+
+
+def all_fields() -> list[CustomField]:
+    """Every field, enabled or not, public or staff-only, in the forms' order."""
+    return list(db.session.scalars(select(CustomField).order_by(CustomField.sort_order, CustomField.id)))
+
+
+def get_field(field_id: int) -> CustomField:
+    f = db.session.get(CustomField, field_id)
+    if f is None:
+        raise FieldNotFound(field_id)
+    return f
+
+
+def _whole_number(text: Any, low: int, high: int, key: str, errors: dict[str, str]) -> int | None:
+    text = str(text or "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or not low <= int(text) <= high:
+        errors[key] = str(_l("Enter a whole number from %(low)s to %(high)s, or leave it empty.", low=low, high=high))
+        return None
+    return int(text)
+
+
+def _one_line(text: Any, limit: int, key: str, errors: dict[str, str]) -> str:
+    text = str(text or "").strip()
+    if _ONE_LINE_BREAKERS.search(text):
+        errors[key] = str(_l("This must be a single line."))
+    elif len(text) > limit:
+        errors[key] = str(_l("At most %(n)s characters.", n=limit))
+    return text
+
+
+def _date_spec(text: Any, key: str, errors: dict[str, str]) -> str:
+    text = str(text or "").strip()
+    if not text:
+        return ""
+    try:
+        date_bound(text)
+    except ValueError:
+        errors[key] = str(_l("Enter a date as YYYY-MM-DD, or days, weeks, months or years from the day the "
+                             "form is filled in, such as +3d, -1w, +2m or -1y."))
+        return text
+    return text.lower().replace(" ", "")
+
+
+def _type_options(type: str, given: Mapping[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+    """The ``options`` JSON of a field of this type from the form's values, checked."""
+    out: dict[str, Any] = {}
+    if type in ("text", "hidden"):
+        max_length = _whole_number(given.get("max_length"), 1, MAX_TEXT, "max_length", errors)
+        if max_length:
+            out["max_length"] = max_length
+        default = _one_line(given.get("default"), max_length or MAX_TEXT, "default", errors)
+        if default:
+            out["default"] = default
+    elif type == "textarea":
+        rows = _whole_number(given.get("rows"), 1, MAX_ROWS, "rows", errors)
+        if rows:
+            out["rows"] = rows
+        default = str(given.get("default") or "").strip()
+        if len(default) > MAX_TEXTAREA:
+            errors["default"] = str(_l("At most %(n)s characters.", n=MAX_TEXTAREA))
+        elif default:
+            out["default"] = default
+    elif type in ("radio", "select", "checkbox"):
+        raw = given.get("options") or ""
+        lines = raw if isinstance(raw, (list, tuple)) else str(raw).splitlines()
+        options = [" ".join(str(line).split()) for line in lines]
+        options = [o for o in options if o]
+        seen: set[str] = set()
+        doubles = [o for o in options if o in seen or seen.add(o)]
+        if not options:
+            errors["options"] = str(_l("Enter at least one option, one per line."))
+        elif doubles:
+            errors["options"] = str(_l("The option \"%(option)s\" is there twice.", option=doubles[0]))
+        elif len(options) > MAX_OPTIONS:
+            errors["options"] = str(_l("At most %(n)s options.", n=MAX_OPTIONS))
+        elif any(len(o) > MAX_OPTION for o in options):
+            errors["options"] = str(_l("An option may have at most %(n)s characters.", n=MAX_OPTION))
+        out["options"] = options
+        default = " ".join(str(given.get("default") or "").split())
+        if default and type != "checkbox":
+            if default not in options:
+                errors["default"] = str(_l("The default must be one of the options."))
+            out["default"] = default
+        if type == "radio" and given.get("no_default"):
+            out["no_default"] = True
+        if type == "select":
+            out["select_prompt"] = bool(given.get("select_prompt"))
+    elif type == "date":
+        low = _date_spec(given.get("date_min"), "date_min", errors)
+        high = _date_spec(given.get("date_max"), "date_max", errors)
+        if low:
+            out["min"] = low
+        if high:
+            out["max"] = high
+        if low and high and not errors.keys() & {"date_min", "date_max"}:
+            if date_bound(low) > date_bound(high):
+                errors["date_max"] = str(_l("The latest date is before the earliest date."))
+    elif type == "email":
+        if given.get("multiple"):
+            out["multiple"] = True
+    return out
+
+
+def _free_id() -> int | None:
+    """HESK's slot for a new field: after the highest one used, else the first free one (a deleted field's
+    values went with it)."""
+    used = set(db.session.scalars(select(CustomField.id)))
+    highest = max(used, default=0)
+    if highest < MAX_FIELDS:
+        return highest + 1
+    return next((n for n in range(1, MAX_FIELDS + 1) if n not in used), None)
+
+
+def save_field(field_id: int | None, *, type: str, names: Mapping[str, str], enabled: bool, visibility: str,
+               required: str, place: str, category_ids: list[int] | None,
+               type_options: Mapping[str, Any]) -> CustomField:
+    """Create (``field_id`` None) or update a field. ``category_ids`` None: every category.
+    ``type_options``: the form's raw values (max_length, default, rows, options as lines, no_default,
+    select_prompt, date_min, date_max, multiple); only those of the type are kept. Raises InvalidField."""
+    from hesk_py.models import Category
+
+    errors: dict[str, str] = {}
+    field = get_field(field_id) if field_id is not None else None
+    if type not in FIELD_TYPES:
+        errors["type"] = str(_l("Choose a type."))
+    clean_names: dict[str, str] = {}
+    for lang in NAME_LANGUAGES:
+        value = " ".join(str(names.get(lang) or "").split())
+        if len(value) > MAX_NAME:
+            errors[f"name_{lang}"] = str(_l("At most %(n)s characters.", n=MAX_NAME))
+        elif value:
+            clean_names[lang] = value
+    if "en" not in clean_names and "name_en" not in errors:
+        errors["name_en"] = str(_l("Enter the field's name in English."))
+    for key, value, allowed in (("visibility", visibility, VISIBILITIES), ("required", required, REQUIRED_RULES),
+                                ("place", place, PLACES)):
+        if value not in allowed:
+            errors[key] = str(_l("Choose one of the options."))
+    if category_ids is not None:
+        wanted = sorted({int(c) for c in category_ids})
+        known = set(db.session.scalars(select(Category.id).where(Category.id.in_(wanted or [0]))))
+        if not wanted or set(wanted) - known:
+            errors["categories"] = str(_l("Choose at least one category."))
+        category_ids = wanted
+    options = _type_options(type, type_options, errors) if type in FIELD_TYPES else {}
+    new_id = None
+    if field is None:
+        new_id = _free_id()
+        if new_id is None:
+            errors["type"] = str(_l("There are %(n)s custom fields already, the most a help desk can have.",
+                                    n=MAX_FIELDS))
+    if errors:
+        raise InvalidField(errors)
+    if field is None:
+        order = (db.session.scalar(select(func.max(CustomField.sort_order))) or 0) + 10
+        field = CustomField(id=new_id, sort_order=order)
+        db.session.add(field)
+    field.type = type
+    field.names = clean_names
+    field.enabled = bool(enabled)
+    field.visibility = visibility
+    field.required = required
+    field.place = place
+    field.category_ids = category_ids
+    field.options = options or None
+    db.session.commit()
+    return field
+
+
+def move_field(field_id: int, direction: int) -> None:
+    """Swap a field with its neighbour in the order (-1 up, 1 down), renumbering 10, 20, 30 ..."""
+    rows = all_fields()
+    index = next((i for i, r in enumerate(rows) if r.id == field_id), None)
+    if index is None:
+        raise FieldNotFound(field_id)
+    other = index + direction
+    if 0 <= other < len(rows):
+        rows[index], rows[other] = rows[other], rows[index]
+    for i, row in enumerate(rows):
+        row.sort_order = (i + 1) * 10
+    db.session.commit()
+
+
+def stored_value_count(field: CustomField) -> int:
+    from hesk_py.services import tickets
+
+    return tickets.count_custom_values(field.form_name)
+
+
+def delete_field(field_id: int) -> int:
+    """Delete a field and, in the same transaction, its value on every ticket (through the ticket
+    service); returns how many tickets lost a value."""
+    from hesk_py.services import tickets
+
+    field = get_field(field_id)
+    with tickets.one_transaction():
+        removed = tickets.remove_custom_values(field.form_name)
+        db.session.delete(field)
+    return removed

@@ -48,33 +48,42 @@ REPLY_MARKER = _l("------ Reply above this line ------")
 
 
 def render(msg: OutboxMessage) -> EmailMessage:
-    """Build the email for one outbox row, in the recipient's language."""
-    ctx = dict(msg.context or {})
-    base_url = str(settings.get("hesk_url")).rstrip("/")
-    ctx.setdefault("hesk_title", settings.get("hesk_title"))
-    ctx["hesk_url"] = base_url
-    if ctx.get("trackid"):
-        ctx["ticket_url"] = f"{base_url}/ticket?track={ctx['trackid']}"
-        ctx["admin_ticket_url"] = f"{base_url}/admin/tickets/{ctx['trackid']}"
+    """Build the email for one outbox row, in the recipient's language: the administrator's version of
+    the template when there is one, else the default (hesk_py/services/email_templates.py); plain text,
+    HTML or both per ``email_formatting``; the ticket's files attached or linked per the settings."""
+    from hesk_py.services import email_templates
+
+    if msg.template not in SUBJECTS:
+        raise ValueError(f"unknown email template {msg.template}")
+    ctx = msg.context or {}
     language = msg.language or settings.get("language") or "en"
-    with force_locale(language):
-        template = SUBJECTS.get(msg.template)
-        if template is None:
-            raise ValueError(f"unknown email template {msg.template}")
-        subject = str(template) % {"trackid": ctx.get("trackid", ""), "subject": ctx.get("subject", "")}
-        body = render_template(f"email/{msg.template}.txt", **ctx)
-        if ctx.get("trackid"):
-            body = f"{REPLY_MARKER}\n\n{body}"
+    content = email_templates.compose(msg.template, language, ctx, ticket_id=msg.ticket_id,
+                                      recipient=msg.recipient)
     email = EmailMessage()
-    email["Subject"] = subject.replace("\r", " ").replace("\n", " ")
+    email["Subject"] = content.subject.replace("\r", " ").replace("\n", " ")
     email["From"] = formataddr((str(settings.get("noreply_name")), str(settings.get("noreply_mail"))))
     email["To"] = msg.recipient
     email["Message-ID"] = msg.message_id or make_msgid(domain=_domain(settings.get("noreply_mail")))
     if ctx.get("trackid"):
         email["X-Hesk-Tracking-ID"] = ctx["trackid"]
     email["Auto-Submitted"] = "auto-generated"
-    email.set_content(body)
+    _set_body(email, content)
     return email
+
+
+def _set_body(email: EmailMessage, content) -> None:
+    """Text only, HTML only, or both as multipart/alternative; then the attached files."""
+    if content.html is None:
+        email.set_content(content.text or "")
+    elif content.text is None:
+        email.set_content(content.html, subtype="html")
+    else:
+        email.set_content(content.text)
+        email.add_alternative(content.html, subtype="html")
+    for filename, data, content_type in content.files:
+        maintype, _slash, subtype = content_type.partition("/")
+        email.add_attachment(data, maintype=maintype or "application", subtype=subtype or "octet-stream",
+                             filename=filename)
 
 
 def _domain(address: str) -> str:
@@ -133,6 +142,15 @@ def deliver_due(limit: int = 100) -> dict[str, int]:
             msg = db.session.get(OutboxMessage, row_id)
             try:
                 email = render(msg)
+            except Exception as exc:
+                # a template that cannot be rendered: retried like a failed delivery, then marked failed
+                # (the outbox page shows it); the row is never lost and never blocks the mails after it
+                log.exception("mail %s of outbox row %s could not be rendered", msg.template, msg.id)
+                db.session.rollback()
+                msg = db.session.get(OutboxMessage, row_id)
+                _failed(msg, exc, counts)
+                continue
+            try:
                 if server is None:
                     server = _connect()
                 server.send_message(email)
@@ -179,20 +197,57 @@ def _failed(msg: OutboxMessage, exc: Exception, counts: dict[str, int]) -> None:
                 type(exc).__name__)
 
 
+class _Sender:
+    """One sender thread per process for the mail queued by requests.
+
+    A request that queued mail only wakes it (after the response has gone out); the thread drains the
+    outbox and goes back to sleep. Many requests at once wake it once, so they never race each other for
+    the same rows or open one SMTP connection each; whatever it cannot send, ``hesk-py cron`` retries.
+    """
+
+    def __init__(self):
+        import threading
+
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = None
+        self._app = None
+
+    def notify(self, app) -> None:
+        import threading
+
+        with self._lock:
+            self._app = app
+            self._wake.set()
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="hesk-outbox", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            if not self._wake.wait(timeout=60):
+                with self._lock:  # idle for a minute: end; the next request starts a new thread
+                    if not self._wake.is_set():
+                        self._thread = None
+                        return
+            self._wake.clear()
+            app = self._app
+            with app.app_context():
+                try:
+                    while deliver_due(limit=20).get("sent"):
+                        pass  # more may have been queued meanwhile
+                except Exception:  # the cron job retries; never let this thread crash loudly
+                    log.exception("sending queued mail after a request failed")
+                finally:
+                    db.session.remove()
+
+
+_sender = _Sender()
+
+
 def send_after_request(app) -> None:
-    """Deliver queued mail in a background thread, so the response is not delayed."""
-    import threading
-
-    def run():
-        with app.app_context():
-            try:
-                deliver_due(limit=20)
-            except Exception:  # the cron job retries; never let this thread crash loudly
-                log.exception("sending queued mail after a request failed")
-            finally:
-                db.session.remove()
-
-    threading.Thread(target=run, name="hesk-outbox", daemon=True).start()
+    """Deliver queued mail in the background, so the response is not delayed."""
+    _sender.notify(app)
 
 
 def queued_count() -> int:
@@ -202,4 +257,52 @@ def queued_count() -> int:
         OutboxMessage.status == OUTBOX_QUEUED)) or 0
 
 
-__all__ = ["deliver_due", "render", "send_after_request", "queued_count"]
+# --- the outbox page (admin/outbox.py) -----------------------------------------------------------
+
+def status_counts() -> dict[str, int]:
+    """{status: number of mails} for queued, sent and failed."""
+    from sqlalchemy import func
+
+    rows = db.session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all()
+    counts = {OUTBOX_QUEUED: 0, OUTBOX_SENT: 0, OUTBOX_FAILED: 0}
+    counts.update({status: int(n) for status, n in rows})
+    return counts
+
+
+def list_messages(status: str, *, page: int = 1, per_page: int = 50) -> tuple[list[OutboxMessage], int]:
+    """One page of the mails with this status, newest first, and the number of pages."""
+    from sqlalchemy import func
+
+    total = db.session.scalar(select(func.count()).select_from(OutboxMessage)
+                              .where(OutboxMessage.status == status)) or 0
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    rows = db.session.scalars(select(OutboxMessage).where(OutboxMessage.status == status)
+                              .order_by(OutboxMessage.id.desc()).offset((page - 1) * per_page).limit(per_page)).all()
+    return list(rows), pages
+
+
+def error_class(msg: OutboxMessage) -> str:
+    """The kind of the last error (``SMTPAuthenticationError``), without its text: that may quote the server,
+    the address or the login."""
+    return (msg.last_error or "").split(":", 1)[0].strip()
+
+
+def retry(ids: list[int] | None = None) -> int:
+    """Queue failed mails again (all failed ones when ``ids`` is None), for a full round of attempts starting now.
+    Returns how many. They go out right after the request, or with the next cron run."""
+    from flask import g, has_app_context
+
+    stmt = update(OutboxMessage).where(OutboxMessage.status == OUTBOX_FAILED)
+    if ids is not None:
+        stmt = stmt.where(OutboxMessage.id.in_(ids))
+    result = db.session.execute(stmt.values(status=OUTBOX_QUEUED, attempts=0, next_attempt_at=utcnow(),
+                                            lease_owner=None, lease_until=None))
+    db.session.commit()
+    if result.rowcount and has_app_context():
+        g._hesk_outbox_pending = True
+    return result.rowcount
+
+
+__all__ = ["deliver_due", "render", "send_after_request", "queued_count", "status_counts", "list_messages",
+           "error_class", "retry"]

@@ -15,9 +15,12 @@ from hesk_py.models import OutboxMessage, Ticket, User
 
 def queue(template: str, recipient: str, *, ticket: Ticket | None = None, language: str | None = None,
           context: dict[str, Any] | None = None) -> OutboxMessage | None:
-    """Add one email to the outbox in the current transaction. Returns None for an empty address."""
+    """Add one email to the outbox in the current transaction. Returns None for an empty address and for
+    a muted one (Tools -> Bans and mutes: its tickets are accepted, nothing is ever mailed to it)."""
+    from hesk_py.services.bans import is_email_muted
+
     recipient = (recipient or "").strip()
-    if not recipient:
+    if not recipient or is_email_muted(recipient):
         return None
     msg = OutboxMessage(template=template, recipient=recipient, language=language, context=context or {})
     if ticket is not None:

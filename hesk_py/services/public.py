@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import func, select
 
 from hesk_py import settings
@@ -193,8 +194,9 @@ def check_submission(sub: Submission) -> dict[str, Any]:
                 status=403)
     wait = ratelimit.flood_wait("ticket", sub.ip, int(settings.get("flood")))
     if wait:
-        raise SubmissionRefused({"form": str(_l(
-            "Please wait %(n)s seconds before submitting another ticket.", n=wait))}, status=429)
+        raise SubmissionRefused({"form": str(ngettext(
+            "Please wait %(n)s second before submitting another ticket.",
+            "Please wait %(n)s seconds before submitting another ticket.", wait, n=wait))}, status=429)
     if not subject:
         subject = subject_from_message(message, name)
     return {"name": name, "email": email, "subject": subject, "message": message, "category_id": category.id,
@@ -329,7 +331,8 @@ def customer_reply(ticket: Ticket, data: Mapping[str, Any], files: Iterable[Any]
         raise SubmissionRefused(errors)
     wait = ratelimit.flood_wait("reply", ip, int(settings.get("flood")))
     if wait:
-        raise SubmissionRefused({"form": str(_l("Please wait %(n)s seconds before sending another reply.", n=wait))},
+        raise SubmissionRefused({"form": str(ngettext("Please wait %(n)s second before sending another reply.",
+                                                  "Please wait %(n)s seconds before sending another reply.", wait, n=wait))},
                                 status=429)
     saved = attachments.store(uploads)
     try:

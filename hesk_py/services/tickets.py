@@ -507,7 +507,8 @@ def add_note(ticket: Ticket, *, message: str, actor: Actor,
             owner = db.session.get(User, ticket.owner_id)
             if owner and owner.active and outbox.wants(owner, "notify_note"):
                 outbox.queue("new_note", owner.email, ticket=ticket, language=owner.language,
-                             context=_mail_context(ticket, staff_name=owner.name, note_author=actor.name))
+                             context=_mail_context(ticket, staff_name=owner.name, note_author=actor.name,
+                                                   note_id=note.id))
         _commit()
     except Exception:
         db.session.rollback()
@@ -561,6 +562,39 @@ def autoclose(days: int, *, now: datetime | None = None, limit: int = 500) -> in
         if ticket is None or ticket.status_id != STATUS_REPLIED:  # changed since the query
             continue
         change_status(ticket, STATUS_RESOLVED, actor=Actor.system())
+        done += 1
+    return done
+
+
+def notify_overdue(*, now: datetime | None = None, limit: int = 500) -> int:
+    """HESK's overdue notices (cron): a ticket whose due date has passed and that is not resolved is emailed
+    once, to its owner (``notify_overdue_my``) or, when unassigned, to the staff of its category
+    (``notify_overdue_unassigned``). ``overdue_email_sent`` keeps it to once per due date; ``set_due_date``
+    re-arms it. Each ticket is claimed by a conditional UPDATE, so two runs at once email it once.
+    Returns how many tickets were handled."""
+    now = now or utcnow()
+    closed = select(Status.id).where(Status.kind == STATUS_CLOSED)
+    ids = db.session.scalars(
+        select(Ticket.id).where(Ticket.due_date < now, Ticket.overdue_email_sent.is_(False),
+                                Ticket.status_id.not_in(closed)).order_by(Ticket.due_date).limit(limit)).all()
+    done = 0
+    for ticket_id in ids:
+        try:
+            claimed = db.session.execute(
+                update(Ticket).where(Ticket.id == ticket_id, Ticket.overdue_email_sent.is_(False))
+                .values(overdue_email_sent=True).execution_options(synchronize_session=False)).rowcount
+            if claimed != 1:  # another run has it
+                db.session.rollback()
+                continue
+            ticket = db.session.get(Ticket, ticket_id, populate_existing=True)
+            actor = Actor.system()
+            _history(ticket, actor, "overdue_email", due=ticket.due_date.isoformat() if ticket.due_date else None)
+            _notify_staff_of(ticket, "overdue_ticket", "notify_overdue_my", "notify_overdue_unassigned", actor,
+                             due_date=ticket.due_date.strftime("%Y-%m-%d") if ticket.due_date else "")
+            _commit()
+        except Exception:
+            db.session.rollback()
+            raise
         done += 1
     return done
 
@@ -654,6 +688,38 @@ def move_category_tickets(from_category_id: int, to_category_id: int, *, actor: 
         db.session.rollback()
         raise
     return len(ids)
+
+
+_CUSTOM_KEY_RE = re.compile(r"^custom[1-9][0-9]*$")
+
+
+def _custom_value_clause(key: str):
+    return func.json_extract(Ticket.custom, f'$."{key}"').is_not(None)
+
+
+def count_custom_values(key: str) -> int:
+    """How many tickets store a value of the custom field ``key`` (``custom3``)."""
+    if not _CUSTOM_KEY_RE.match(key):
+        raise ValueError(key)
+    return db.session.scalar(select(func.count(Ticket.id)).where(_custom_value_clause(key))) or 0
+
+
+def remove_custom_values(key: str) -> int:
+    """Remove the stored values of the custom field ``key`` from every ticket (the field is being deleted);
+    returns how many tickets had one. One UPDATE (JSON_REMOVE on MariaDB/MySQL and SQLite alike); part of
+    the caller's transaction when inside ``one_transaction()``."""
+    if not _CUSTOM_KEY_RE.match(key):
+        raise ValueError(key)
+    path = f'$."{key}"'
+    try:
+        result = db.session.execute(update(Ticket).where(_custom_value_clause(key))
+                                    .values(custom=func.json_remove(Ticket.custom, path))
+                                    .execution_options(synchronize_session=False))
+        _commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return result.rowcount or 0
 
 
 # ---------------------------------------------------------------------------------------------

@@ -201,7 +201,7 @@ def test_backup_code_works_once(app, csrf, make_user):
     assert post_code(c, codes[0]).status_code == 401
     assert post_code(c, codes[1]).status_code == 302
     page = c.get("/admin/mfa").get_data(as_text=True)
-    assert "Backup codes left: 8." in page
+    assert "8 backup codes left." in page
 
 
 def test_new_backup_codes_replace_the_old_ones(app, client, csrf, make_user):

@@ -62,7 +62,7 @@ def test_custom_priority_order_customer_choice_and_delete(app, admin, make_ticke
     # in use by a ticket: refused with the count; by a category default: refused too
     make_ticket(priority_id=whenever)
     assert post(client, f"{BASE}/{whenever}/delete", token_url=BASE + "/").status_code == 303
-    assert '"Whenever" is used by 1 tickets or categories' in unescape(text_of(client.get(BASE + "/")))
+    assert '"Whenever" is used by 1 ticket or category' in unescape(text_of(client.get(BASE + "/")))
     in_db(app, lambda: (setattr(db.session.get(Category, 1), "default_priority_id", internal), db.session.commit()))
     assert post(client, f"{BASE}/{internal}/delete", token_url=BASE + "/").status_code == 303
     assert _priority(app, "Internal only") is not None

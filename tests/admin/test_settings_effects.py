@@ -76,6 +76,9 @@ TAKES_EFFECT = {
     "save_embedded": "email piping", "pipe_block_noreply": "email piping", "pipe_block_returned": "email piping",
     "pipe_block_duplicate": "email piping", "loop_hits": "email piping", "loop_time": "email piping",
     "notify_skip_spam": "email piping", "notify_spam_tags": "email piping",
+    # IMAP/POP3 fetching and the cron URL (tests/email/test_fetch.py, tests/email/test_cron_jobs.py)
+    "imap": "hesk-py cron", "imap_job_wait": "hesk-py cron", "imap_keep": "hesk-py cron", "pop3": "hesk-py cron",
+    "pop3_job_wait": "hesk-py cron", "pop3_keep": "hesk-py cron", "url_key": "/cron",
     # Ticket list
     "ticket_list": "staff list", "submittedformat": "staff list", "format_submitted": "staff list",
     "updatedformat": "staff list", "format_updated": "staff list", "email_column": "staff list",
@@ -223,7 +226,7 @@ def test_autoclose_resolves_tickets_waiting_on_the_customer_for_n_days(app, clie
     assert submit(client, "help_desk", {"autoclose": "7"}).status_code == 302
     result = runner.invoke(args=["cron"])
     assert result.exit_code == 0, result.output
-    assert "autoclose: 1 tickets resolved" in result.output
+    assert "autoclose: 1 ticket resolved" in result.output
     assert _status(app, old) == STATUS_RESOLVED
     assert _status(app, recent) == STATUS_REPLIED
     assert _status(app, customer_last) != STATUS_RESOLVED

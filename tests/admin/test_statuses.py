@@ -72,7 +72,7 @@ def test_custom_status_crud_and_delete_only_when_unused(app, admin, make_ticket)
     in_db(app, use)
     resp = post(client, f"{BASE}/{status.id}/delete", token_url=BASE + "/")
     assert resp.status_code == 303
-    assert '"Parts ordered" is used by 1 tickets and cannot be deleted.' in unescape(text_of(client.get(BASE + "/")))
+    assert '"Parts ordered" is used by 1 ticket and cannot be deleted.' in unescape(text_of(client.get(BASE + "/")))
     assert _status(app, "Parts ordered") is not None
     # unused: deleted
     _save(client, BASE + "/new", name="Spare", color="#000000", kind="open")

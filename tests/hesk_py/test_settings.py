@@ -21,7 +21,7 @@ barcode.print barcode.staff_only barcode.format barcode.width barcode.height bar
 customer_accounts customer_autologin customer_accounts_allow_email_changes customer_accounts_verify_email_cooldown
 secimg_use question_use question_ask question_ans
 attempt_limit attempt_banmin flood reset_pass email_view_ticket x_frame_opt samesite force_ssl require_mfa
-require_mfa_customers elevator_duration
+require_mfa_customers elevator_duration url_key
 attachments.use attachments.max_number attachments.max_size attachments.allowed_types
 attachments.attachment_in_email_type attachments.direct_attachment_in_email attachments.file_max_size
 attachments.direct_attachment_in_email_no_of_files attachments.first_x_attachments
@@ -43,7 +43,7 @@ online online_min
 
 # Left out on purpose (the module docstring says why); they must never be declared by accident.
 LEFT_OUT = """db_host db_name db_user db_pass db_pfix admin_dir attach_dir cache_dir site_theme admin_css admin_css_url
-admin_js admin_js_url recaptcha_use recaptcha_public_key recaptcha_private_key secimg_sum url_key smtp_conn_type
+admin_js admin_js_url recaptcha_use recaptcha_public_key recaptcha_private_key secimg_sum smtp_conn_type
 smtp_oauth_provider imap_conn_type imap_oauth_provider pop3_conn_type pop3_oauth_provider imap_disable_GSSAPI
 format_datepicker_js format_datepicker_php check_updates hesk_version languages""".split()
 

@@ -455,7 +455,7 @@ def test_failed_install_removes_what_it_created(ctx, tmp_path, make_database, un
         assert "was deleted" in rollback[0].message
     else:
         assert table_names(settings) == {"wp_posts"}
-        assert "tables it created were removed" in rollback[0].message
+        assert re.search(r"tables? it created (was|were) removed", rollback[0].message)
     assert not first_login.grant_path(plan.config_file).exists()
     # and it can be installed afterwards, as if nothing happened
     job2, _events = _run(_plan(folder, settings))

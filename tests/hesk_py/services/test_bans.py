@@ -12,6 +12,7 @@ from hesk_py.services import bans
     ("192.0.2.20 - 192.0.2.10", ["192.0.2.12"], ["192.0.2.21"]),  # written backwards
     ("10.1.0.0/16", ["10.1.0.0", "10.1.255.255", "10.1.3.4"], ["10.2.0.0", "10.0.255.255"]),
     ("172.16.*.*", ["172.16.0.1", "172.16.200.9"], ["172.17.0.1"]),
+    ("10.2.*", ["10.2.0.0", "10.2.255.255"], ["10.3.0.0", "10.1.255.255"]),  # HESK's short wildcard
     ("2001:db8::/32", ["2001:db8::1", "2001:db8:ffff::5"], ["2001:db9::1", "192.0.2.1"]),
     ("::ffff:198.51.100.3", ["198.51.100.3", "::ffff:198.51.100.3"], ["198.51.100.4"]),
 ])
@@ -23,7 +24,7 @@ def test_ip_bans(app_ctx, text, inside, outside):
         assert not bans.is_ip_banned(ip), ip
 
 
-@pytest.mark.parametrize("text", ["", "not an ip", "300.1.1.1", "1.2.3", "1.2.*", "1.2.3.4-::1", "10.0.0.0/40"])
+@pytest.mark.parametrize("text", ["", "not an ip", "300.1.1.1", "1.2.3", "1.*.3.4", "1.2.3.4-::1", "10.0.0.0/40"])
 def test_ip_bans_that_make_no_sense_are_refused(app_ctx, text):
     with pytest.raises(bans.InvalidBan):
         bans.parse_ip_ban(text)
