@@ -37,6 +37,7 @@ SUBJECTS = {
     "new_reply_by_customer": _l("[#%(trackid)s] New reply to: %(subject)s"),
     "ticket_assigned_to_you": _l("[#%(trackid)s] Ticket assigned to you: %(subject)s"),
     "new_note": _l("[#%(trackid)s] Private note added to: %(subject)s"),
+    "overdue_ticket": _l("[#%(trackid)s] Ticket overdue: %(subject)s"),
     "ticket_closed": _l("[#%(trackid)s] Your ticket has been resolved: %(subject)s"),
     "reset_password": _l("Reset your help desk password"),
     "mfa_verification": _l("Your help desk verification code"),

@@ -132,6 +132,17 @@ def test_overdue_tickets_are_notified_once_to_the_owner_or_the_categorys_staff(a
     assert "Overdue email notification sent" in words(client.get(f"/admin/tickets/{mine}/history"))
 
 
+def test_the_overdue_notice_reaches_the_owners_mailbox(app, runner, staff, smtp_server):
+    mine = _ticket(app, due_days=-1, owner=staff["owner"])
+    assert runner.invoke(args=["cron", "--job", "overdue"]).output.strip() == "overdue: 1 overdue ticket notified"
+    assert runner.invoke(args=["cron", "--job", "outbox"]).output.strip() == "outbox: 1 sent, 0 to retry, 0 failed"
+    (mail,) = smtp_server.wait_for(1)
+    assert mail["To"] == "owner@example.com"
+    assert mail["Subject"].startswith(f"[#{mine}] Ticket overdue:")
+    body = mail.get_body(preferencelist=("plain",)).get_content()
+    assert "was due on" in body and f"/admin/tickets/{mine}" in body
+
+
 def test_a_new_due_date_arms_the_overdue_notice_again(app, runner, staff):
     mine = _ticket(app, due_days=-1, owner=staff["owner"])
     assert runner.invoke(args=["cron", "--job", "overdue"]).output.strip() == "overdue: 1 overdue ticket notified"
