@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import SCREENSHOTS
 from tests.conftest import ADMIN_PASSWORD
@@ -67,8 +68,9 @@ def test_staff_ticket_flow(app, live_server, page, browser, desk, screenshot, tm
     canned = f"Hello Casey, about {desk}: please restart the printer and try again."
     page.select_option("#canned", label="Restart the printer")
     page.click("form.canned-picker >> button:has-text('Insert')")
-    page.wait_for_function("document.getElementById('message').value.length > 0")
-    assert page.input_value("#message") == canned
+    # a locator assertion (it retries), not wait_for_function: a string predicate needs eval, which the
+    # page's Content-Security-Policy rightly forbids
+    expect(page.locator("#message")).to_have_value(canned)
     assert page.url == base + f"/admin/tickets/{desk}"  # filled in place, no reload
     screenshot("3-ticket")
 
