@@ -124,10 +124,19 @@ def new_secret_key() -> str:
 def write_file(path: Path, values: dict[tuple[str, str], object]) -> None:
     """Write the bootstrap config atomically with mode 0600.
 
-    ``values`` maps (section, option) to a value. The file is written to a temporary file in the same
-    folder, flushed, then renamed over the target, so a crash never leaves half a config.
+    ``values`` maps (section, option) to a value. Options already in the file that ``values`` does not
+    name (a hand-written ``[server]`` section: ``url_prefix``, ``trusted_proxies``, ...) are kept. The file
+    is written to a temporary file in the same folder, flushed, then renamed over the target, so a crash
+    never leaves half a config.
     """
     parser = configparser.ConfigParser(interpolation=None)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            parser.read_file(fh)
+    except FileNotFoundError:
+        pass  # a new file
+    except (OSError, configparser.Error, UnicodeDecodeError):
+        parser = configparser.ConfigParser(interpolation=None)  # unreadable: written anew
     for (section, option), value in values.items():
         if not parser.has_section(section):
             parser.add_section(section)

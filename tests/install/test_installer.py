@@ -387,6 +387,24 @@ def test_install_creates_a_working_help_desk(ctx, instance, make_database, kind)
     assert first_login.consume(cfg_path, "tok-123") == job.admin_id
 
 
+def test_install_keeps_a_hand_written_server_section(ctx, instance, make_database):
+    """An admin who wrote [server] (URL prefix, trusted proxy) before installing keeps it."""
+    cfg_path = instance / "config.ini"
+    cfg_path.write_text("[server]\nurl_prefix = /helpdesk\ntrusted_proxies = 1\n", encoding="utf-8")
+    job, _events = _run(_plan(instance, make_database(DB_KINDS[0])))
+    assert job.ok, job.error
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(cfg_path)
+    assert parser["server"]["url_prefix"] == "/helpdesk" and parser["server"]["trusted_proxies"] == "1"
+    assert parser["database"]["url"]
+    app = _installed_app(instance)
+    assert app.config["HESK_URL_PREFIX"] == "/helpdesk" and app.config["HESK_INSTALLED"]
+    with app.app_context():
+        from hesk_py.extensions import db
+
+        db.engine.dispose()
+
+
 @pytest.mark.parametrize("kind", DB_KINDS)
 def test_install_from_the_wizard_keeps_only_the_password_hash(ctx, instance, make_database, kind):
     from hesk_py.services.accounts import hash_password
