@@ -10,6 +10,7 @@ from admin import canned, ticket_templates
 from admin import email_templates
 from admin import categories, priorities, statuses
 from admin import team
+from admin import customers
 from admin import bans, custom_fields
 from admin import outbox, quarantine
 from admin import settings as settings_pages
@@ -23,6 +24,11 @@ PUBLIC_ENDPOINTS = security.PUBLIC_ENDPOINTS
 @bp.before_request
 def _require_login():
     return security.guard()
+
+
+bp.after_request(security.record_online)  # the users-online time, once the page is built
+bp.context_processor(lambda: {"keepalive_seconds": security.keepalive_seconds,  # "Extend staff sessions"
+                               "users_online": security.users_online})  # the staff home page's list
 
 
 # While schema migrations are pending: a banner on every page, and a page saying how to upgrade when one
@@ -48,6 +54,7 @@ bp.register_blueprint(categories.bp)
 bp.register_blueprint(statuses.bp)
 bp.register_blueprint(priorities.bp)
 bp.register_blueprint(team.bp)
+bp.register_blueprint(customers.bp)
 bp.register_blueprint(bans.bp)
 bp.register_blueprint(custom_fields.bp)
 bp.register_blueprint(outbox.bp)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_user, logout_user
@@ -24,6 +24,7 @@ from hesk_py import settings
 from hesk_py.extensions import db
 from hesk_py.models import User
 from hesk_py.services import accounts, attempts, mfa
+from hesk_py.web_security import CUSTOMER_LOGIN_KEYS, restart_session
 
 bp = Blueprint("auth", __name__)
 
@@ -97,8 +98,9 @@ def _usernames() -> list[str]:
 def _password_accepted(user: User, *, remember: bool, next_url: str | None):
     if not user.mfa_method:
         return _finish_login(user, remember=remember, next_url=next_url)
-    # half logged in: this session knows who typed the right password, and grants nothing else
-    session.clear()
+    # half logged in: this session knows who typed the right password, and grants nothing else (a customer
+    # login in this browser stays)
+    restart_session(keep=CUSTOMER_LOGIN_KEYS)
     session[MFA_PENDING] = {"uid": user.id, "sv": user.session_version, "at": int(time.time()),
                             "remember": bool(remember), "next": next_url}
     if user.mfa_method == mfa.METHOD_EMAIL:
@@ -107,7 +109,7 @@ def _password_accepted(user: User, *, remember: bool, next_url: str | None):
 
 
 def _finish_login(user: User, *, remember: bool, next_url: str | None):
-    session.clear()  # a new session at login: nothing from before survives (no fixation)
+    restart_session(keep=CUSTOMER_LOGIN_KEYS)  # a new session at login (no fixation); a customer login stays
     login_user(user, remember=False, fresh=True)
     security.mark_recent_auth()
     response = redirect(next_url or _home())
@@ -186,10 +188,23 @@ def logout():
     response = redirect(url_for(".login"))
     if form.validate_on_submit():
         accounts.revoke_remember_token(request.cookies.get(security.REMEMBER_COOKIE))
+        if current_user.is_authenticated:
+            security.mark_offline(current_user)
         logout_user()
-        session.clear()
+        restart_session(keep=CUSTOMER_LOGIN_KEYS)  # a customer login in this browser stays
         security.forget_remember_cookie(response)
         flash(_("You have been logged out."), "success")
+    return response
+
+
+@bp.get("/keepalive")
+def keepalive():
+    """The ping of an open staff page while "Extend staff sessions" is on (static/js/admin-keepalive.js):
+    the login guard counts it as activity, so the idle time-out does not end the session. 204, no body."""
+    if not settings.get("extend_admin"):
+        abort(404)
+    response = make_response("", 204)
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -239,7 +254,7 @@ def reset_password(token: str):
         else:
             # a reset is not a login: sign in with the new password (and the second factor)
             logout_user()
-            session.clear()
+            restart_session(keep=CUSTOMER_LOGIN_KEYS)
             flash(_("Your password has been changed. Log in with the new password."), "success")
             return redirect(url_for(".login"))
     elif request.method == "POST":
@@ -262,7 +277,7 @@ def elevator():
             blocked = _blocked_minutes(ip, account_key)
             accounts.revoke_remember_token(request.cookies.get(security.REMEMBER_COOKIE))
             logout_user()
-            session.clear()
+            restart_session(keep=CUSTOMER_LOGIN_KEYS)
             flash(_too_many(blocked), "error")
             return security.forget_remember_cookie(redirect(url_for(".login")))
         if accounts.check_password(current_user, form.password.data):

@@ -20,7 +20,8 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
-from wtforms.widgets import TextInput
+from markupsafe import Markup, escape
+from wtforms.widgets import Select, TextInput, html_params
 
 
 class LoginForm(FlaskForm):
@@ -159,12 +160,38 @@ class DurationField(Field):
             self.data = seconds
 
 
+class FastSelect(Select):
+    """WTForms' ``<select>``, the same HTML written out directly (its own writes every option through
+    ``html_params``): the ticket page shows six selects with dozens of options."""
+
+    def __call__(self, field, **kwargs):
+        if self.multiple or field.has_groups():
+            return super().__call__(field, **kwargs)
+        kwargs.setdefault("id", field.id)
+        for key in self.validation_attrs:
+            if key not in kwargs and getattr(field.flags, key, False):
+                kwargs[key] = getattr(field.flags, key)
+        parts = [f"<select {html_params(name=field.name, **kwargs)}>"]
+        for choice in field.iter_choices():
+            if choice.render_kw:
+                parts.append(self.render_option(choice))
+                continue
+            value = escape(str(choice.value) if isinstance(choice.value, bool) else choice.value)
+            label = escape(choice.label or choice.value)
+            selected = "selected " if choice.selected else ""
+            parts.append(f'<option {selected}value="{value}">{label}</option>')
+        parts.append("</select>")
+        return Markup("".join(parts))
+
+
 class ReplyForm(FlaskForm):
     message = TextAreaField(_l("Message"), validators=[Length(max=1_000_000)])
     attachments = MultipleFileField(_l("Attachments"))
     # ids of their own: the ticket page also has the status and priority forms of the sidebar
-    status = SelectField(_l("Ticket status after this reply"), coerce=int, choices=[], id="reply-status")
-    priority = SelectField(_l("Change priority to"), coerce=int, choices=[], id="reply-priority")
+    status = SelectField(_l("Ticket status after this reply"), coerce=int, choices=[], id="reply-status",
+                         widget=FastSelect())
+    priority = SelectField(_l("Change priority to"), coerce=int, choices=[], id="reply-priority",
+                           widget=FastSelect())
     notify = BooleanField(_l("Send an email notification of this reply to the customer"))
     sign = BooleanField(_l("Attach my signature"), default=True)
     assign_self = BooleanField(_l("Assign this ticket to myself"))
@@ -187,6 +214,9 @@ class EditNoteForm(FlaskForm):
 class EditMessageForm(FlaskForm):
     subject = StringField(_l("Subject"), validators=[Length(max=255)])
     message = TextAreaField(_l("Message"), validators=[DataRequired(), Length(max=1_000_000)])
+    followers = TextAreaField(_l("Followers (Cc)"), validators=[Length(max=2000)],
+                              description=_l("Email addresses of further customers who get the notifications "
+                                             "too: one per line, or separated by commas."))
 
 
 class EditReplyForm(FlaskForm):
@@ -194,19 +224,19 @@ class EditReplyForm(FlaskForm):
 
 
 class AssignForm(FlaskForm):
-    owner = SelectField(_l("Assigned to"), choices=[])
+    owner = SelectField(_l("Assigned to"), choices=[], widget=FastSelect())
 
 
 class StatusForm(FlaskForm):
-    status = SelectField(_l("Status"), coerce=int, choices=[])
+    status = SelectField(_l("Status"), coerce=int, choices=[], widget=FastSelect())
 
 
 class PriorityForm(FlaskForm):
-    priority = SelectField(_l("Priority"), coerce=int, choices=[])
+    priority = SelectField(_l("Priority"), coerce=int, choices=[], widget=FastSelect())
 
 
 class CategoryForm(FlaskForm):
-    category = SelectField(_l("Category"), coerce=int, choices=[])
+    category = SelectField(_l("Category"), coerce=int, choices=[], widget=FastSelect())
 
 
 class DueDateForm(FlaskForm):
@@ -225,6 +255,8 @@ class LinkForm(FlaskForm):
 class NewTicketForm(FlaskForm):
     name = StringField(_l("Customer name"), validators=[DataRequired(), Length(max=255)])
     email = StringField(_l("Customer email"), validators=[Optional(), Length(max=255)])
+    followers = StringField(_l("Followers (Cc)"), validators=[Length(max=2000)],
+                            description=_l("Email addresses of further customers, separated by commas."))
     category = SelectField(_l("Category"), coerce=int, choices=[])
     priority = SelectField(_l("Priority"), coerce=int, choices=[])
     status = SelectField(_l("Status"), coerce=int, choices=[])
@@ -376,3 +408,25 @@ class CustomFieldForm(FlaskForm):
     date_min = StringField(_l("Earliest date"))
     date_max = StringField(_l("Latest date"))
     multiple = BooleanField(_l("Allow several addresses (separated by commas)"))
+
+
+# --- customers (admin/customers.py) ----------------------------------------------------------------------
+
+class CustomerForm(FlaskForm):
+    """Create (name, email, language) or edit (and the account's state) a customer account."""
+
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=255)])
+    email = StringField(_l("Email"), validators=[DataRequired(), Length(max=255)])
+    language = SelectField(_l("Language"), choices=[], validate_choice=True)
+    status = SelectField(_l("Account"), choices=[], validate_choice=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.language.choices = _language_choices()
+
+
+class DeleteCustomerForm(FlaskForm):
+    tickets = SelectField(_l("Their tickets"), choices=[
+        SelectChoice("keep", _l("Keep them (the account goes; the tickets keep the name and address)")),
+        SelectChoice("anonymize", _l("Anonymize them (name, address, messages and files removed)")),
+        SelectChoice("delete", _l("Delete them for good"))], validate_choice=True, default="keep")

@@ -247,9 +247,9 @@ def category_move(category_id: int):
 
 # --- articles ----------------------------------------------------------------------------------------
 
-def _article_form_page(form, article=None, status=200, *, import_from=None):
+def _article_form_page(form, article=None, status=200, *, import_from=None, preview=None):
     return render_template("admin/knowledgebase/article_form.html", form=form, article=article,
-                           import_from=import_from, action=ActionForm(),
+                           import_from=import_from, action=ActionForm(), preview=preview,
                            limits={"use": settings.get("attachments.use"),
                                    "max_number": settings.get("attachments.max_number"),
                                    "max_size": settings.get("attachments.max_size"),
@@ -260,6 +260,17 @@ def _posted_files():
     return [f for f in request.files.getlist("attachments") if f and f.filename]
 
 
+def _preview_page(form, article=None, *, import_from=None):
+    """The Preview button (``kb_wysiwyg``) without JavaScript: the form again, nothing saved, the article
+    rendered as customers will see it; None when the button was not pressed."""
+    if not (request.form.get("preview") and settings.get("kb_wysiwyg")):
+        return None
+    if _posted_files():
+        form.attachments.errors = [_("For your security, attached files are not kept: please choose them "
+                                     "again.")]
+    return _article_form_page(form, article, import_from=import_from, preview=kb.render(form.content.data or ""))
+
+
 @bp.route("/article/new", methods=["GET", "POST"])
 @require_feature(MANAGE)
 def article_new():
@@ -268,6 +279,9 @@ def article_new():
     if request.method == "GET":
         form.category_id.data = request.args.get("category", ROOT_CATEGORY_ID, type=int)
     if form.validate_on_submit():
+        page = _preview_page(form)
+        if page is not None:
+            return page
         try:
             article = kb.create_article(
                 title=form.title.data, content=form.content.data, keywords=form.keywords.data or "",
@@ -289,6 +303,9 @@ def article_edit(article_id: int):
     form = ArticleForm(obj=article)
     form.category_id.choices = _category_choices()
     if form.validate_on_submit():
+        page = _preview_page(form, article)
+        if page is not None:
+            return page
         try:
             kb.update_article(
                 article.id, title=form.title.data, content=form.content.data, keywords=form.keywords.data or "",
@@ -432,6 +449,9 @@ def import_ticket(trackid: str):
     # An import is always a draft: private data must be removed before anyone publishes it.
     form.type.choices = [c for c in TYPE_CHOICES if c.value == ARTICLE_DRAFT]
     if form.validate_on_submit():
+        page = _preview_page(form, import_from=ticket)
+        if page is not None:
+            return page
         try:
             article = kb.create_article(
                 title=form.title.data, content=form.content.data, keywords=form.keywords.data or "",

@@ -10,9 +10,11 @@ for answers 403. Every change is a POST with a CSRF token; redirects go to local
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 from datetime import datetime, timedelta, timezone
+from typing import NamedTuple
 from urllib.parse import parse_qsl, urlencode
 
 from flask import (
@@ -35,7 +37,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
-from sqlalchemy import select
+from sqlalchemy import or_, select, union
 from sqlalchemy.orm import lazyload, raiseload
 from werkzeug.datastructures import MultiDict
 
@@ -59,12 +61,13 @@ from admin.forms import (
     choices,
     format_duration,
 )
-from hesk_py import i18n, settings
+from hesk_py import i18n, settings, shared_cache
 from hesk_py.extensions import db
 from hesk_py.models import Attachment, Category, Note, Priority, Reply, Status, Ticket, TicketEvent, User
 from hesk_py.models.types import utcnow
 from hesk_py.models.workflow import PRIORITY_LOW, STATUS_CLOSED, STATUS_NEW, STATUS_OPEN, STATUS_REPLIED
 from hesk_py.services import accounts, search, ticket_access, ticket_work
+from hesk_py.services import followers as follower_rules
 from hesk_py.services import tickets as ticket_service
 from hesk_py.services.errors import AttachmentRefused, InvalidTicketData, PermissionDenied, TicketNotFound
 from hesk_py.services.ticket_access import may, may_assign, may_move_to, visible_clause
@@ -101,11 +104,14 @@ def _require(action: str, ticket: Ticket | None = None) -> None:
         abort(403)
 
 
+_LOAD_OPTIONS = (lazyload(Ticket.owner),)
+
+
 def _load(trackid: str) -> Ticket:
     _require_tickets()
     try:
         # the owner is loaded only when something needs the object (pages use the names table)
-        return ticket_access.find_visible(_user(), trackid, options=(lazyload(Ticket.owner),))
+        return ticket_access.find_visible(_user(), trackid, options=_LOAD_OPTIONS, keep="admin.tickets")
     except TicketNotFound:
         abort(404)
 
@@ -125,55 +131,90 @@ def _errors_flash(exc: InvalidTicketData) -> None:
         flash(message, "error")
 
 
-def _users() -> list:
-    """(id, name, is_admin, active) of every staff account, once per request (no User objects: loading
-    those would also load each one's categories and permissions)."""
-    rows = g.get("_hesk_ticket_users")
-    if rows is None:
-        rows = db.session.execute(select(User.id, User.name, User.is_admin, User.active).order_by(User.name)).all()
-        g._hesk_ticket_users = rows
+class _StaffRow(NamedTuple):
+    id: int
+    name: str
+    is_admin: bool
+    active: bool
+    categories: frozenset
+    views_tickets: bool  # has can_view_tickets, itself or through a permission group
+
+
+_STAFF_STATEMENT = None
+
+
+def _staff() -> list[_StaffRow]:
+    """Every staff account by name with its categories and whether it may view tickets, once per request and
+    in one query (no User objects: loading those would also load each one's categories and permissions)."""
+    rows = g.get("_hesk_ticket_staff")
+    if rows is not None:
+        return rows
+    from hesk_py.models import GroupCategory, GroupFeature, UserCategory, UserFeature, UserGroup
+
+    global _STAFF_STATEMENT
+    if _STAFF_STATEMENT is None:  # built once: it has no values, and building it cost more than running it
+        # a staff member's own grants and those of their permission groups
+        cats = union(select(UserCategory.user_id.label("user_id"), UserCategory.category_id.label("category_id")),
+                     select(UserGroup.user_id, GroupCategory.category_id)
+                     .join(GroupCategory, GroupCategory.group_id == UserGroup.group_id)).subquery("cats")
+        viewer = or_(
+            select(UserFeature.user_id).where(UserFeature.user_id == User.id,
+                                              UserFeature.feature == "can_view_tickets").exists(),
+            select(UserGroup.user_id).join(GroupFeature, GroupFeature.group_id == UserGroup.group_id)
+            .where(UserGroup.user_id == User.id, GroupFeature.feature == "can_view_tickets").exists(),
+        )
+        _STAFF_STATEMENT = (select(User.id, User.name, User.is_admin, User.active, viewer, cats.c.category_id)
+                            .outerjoin(cats, cats.c.user_id == User.id).order_by(User.name, User.id))
+    found: dict[int, list] = {}
+    for uid, name, is_admin, active, views, cid in db.session.execute(_STAFF_STATEMENT):
+        entry = found.get(uid)
+        if entry is None:
+            entry = found[uid] = [uid, name, bool(is_admin), bool(active), set(), bool(views)]
+        if cid is not None:
+            entry[4].add(cid)
+    rows = g._hesk_ticket_staff = [_StaffRow(e[0], e[1], e[2], e[3], frozenset(e[4]), e[5]) for e in found.values()]
     return rows
+
+
+def _users() -> list[_StaffRow]:
+    """Every staff account (``.id``, ``.name``, ``.is_admin``, ``.active``), by name."""
+    return _staff()
 
 
 def _staff_names() -> dict[int, str]:
     """id -> name of every staff account, active or not (old replies keep their author's name)."""
-    return {r.id: r.name for r in _users()}
+    names = g.get("_hesk_ticket_names")
+    if names is None:
+        names = g._hesk_ticket_names = {r.id: r.name for r in _staff()}
+    return names
 
 
 def _active_staff() -> list[tuple[int, str]]:
-    return [(r.id, r.name) for r in _users() if r.active]
+    return [(r.id, r.name) for r in _staff() if r.active]
 
 
+# Statuses, priorities and categories change rarely and every ticket page shows them: they are kept per
+# process until one changes (hesk_py/shared_cache.py). The rows belong to no session: read them only.
 def _statuses() -> list[Status]:
-    return list(db.session.scalars(select(Status).order_by(Status.sort_order, Status.id)))
+    return list(shared_cache.cached("staff.statuses", lambda: shared_cache.transient_rows(
+        Status, select(Status).order_by(Status.sort_order, Status.id))))
 
 
 def _priorities() -> list[Priority]:
-    return list(db.session.scalars(select(Priority).order_by(Priority.sort_order, Priority.id)))
+    return list(shared_cache.cached("staff.priorities", lambda: shared_cache.transient_rows(
+        Priority, select(Priority).order_by(Priority.sort_order, Priority.id))))
 
 
 def _categories() -> list[Category]:
-    return list(db.session.scalars(select(Category).order_by(Category.sort_order, Category.id)))
+    return list(shared_cache.cached("staff.categories", lambda: shared_cache.transient_rows(
+        Category, select(Category).order_by(Category.sort_order, Category.id))))
 
 
 def _assignable_staff() -> list[tuple[int, str, bool, set[int]]]:
     """(id, name, is_admin, category ids) of active staff who may own tickets: administrators, and staff
     with ``can_view_tickets`` (their categories decide which tickets)."""
-    from hesk_py.models import GroupCategory, GroupFeature, UserCategory, UserFeature, UserGroup
-
-    # a staff member's own grants and those of their permission groups
-    cats: dict[int, set[int]] = {}
-    own = select(UserCategory.user_id, UserCategory.category_id)
-    grouped = (select(UserGroup.user_id, GroupCategory.category_id)
-               .join(GroupCategory, GroupCategory.group_id == UserGroup.group_id))
-    for uid, cid in db.session.execute(own.union(grouped)):
-        cats.setdefault(uid, set()).add(cid)
-    viewers = set(db.session.scalars(
-        select(UserFeature.user_id).where(UserFeature.feature == "can_view_tickets")
-        .union(select(UserGroup.user_id).join(GroupFeature, GroupFeature.group_id == UserGroup.group_id)
-               .where(GroupFeature.feature == "can_view_tickets"))))
-    return [(u.id, u.name, u.is_admin, cats.get(u.id, set())) for u in _users()
-            if u.active and (u.is_admin or u.id in viewers)]
+    return [(u.id, u.name, u.is_admin, u.categories) for u in _staff()
+            if u.active and (u.is_admin or u.views_tickets)]
 
 
 def _owner_may_take(owner_id: int, category_id: int, staff=None) -> bool:
@@ -214,13 +255,26 @@ _URL_RE = re.compile(r"https?://[^\s<>\"']+?(?=(?:&#34;|&#39;|&lt;|&gt;|&quot;)|
 @bp.app_template_filter("ticket_text")
 def ticket_text(value: str | None) -> Markup:
     """A message as HTML: escaped, line breaks kept, web links clickable (and nothing else)."""
-    escaped = str(escape(value or ""))
+    value = value or ""
+    # a pure function of the stored text: a thread's messages are shown again and again, so the HTML of
+    # texts up to _TEXT_CACHE_MAX characters is kept (per process, the most recent _TEXT_CACHE_SIZE)
+    return Markup(_cached_text_html(value) if len(value) <= _TEXT_CACHE_MAX else _text_html(value))
 
-    def link(m):
-        url = m.group(0)
-        return f'<a href="{url}" rel="nofollow noopener noreferrer">{url}</a>'
 
-    return Markup(_URL_RE.sub(link, escaped).replace("\r\n", "\n").replace("\n", "<br>\n"))
+_TEXT_CACHE_MAX = 8000
+_TEXT_CACHE_SIZE = 2048
+
+
+def _link(m) -> str:
+    url = m.group(0)
+    return f'<a href="{url}" rel="nofollow noopener noreferrer">{url}</a>'
+
+
+def _text_html(value: str) -> str:
+    return _URL_RE.sub(_link, str(escape(value))).replace("\r\n", "\n").replace("\n", "<br>\n")
+
+
+_cached_text_html = functools.lru_cache(maxsize=_TEXT_CACHE_SIZE)(_text_html)
 
 
 @bp.app_template_filter("row_label")
@@ -232,18 +286,10 @@ def row_label(row) -> str:
     key = (row.__class__.__name__, row.id)
     text = cache.get(key)
     if text is None:
-        text = cache[key] = _label(row)
+        from hesk_py.services.defaults import label
+
+        text = cache[key] = label(row)
     return text
-
-
-@bp.app_template_filter("filesize")
-def filesize(size: int | None) -> str:
-    size = int(size or 0)
-    if size < 1024:
-        return _("%(n)s bytes", n=size)
-    if size < 1024 * 1024:
-        return _("%(n)s KB", n=round(size / 1024, 1))
-    return _("%(n)s MB", n=round(size / 1024 / 1024, 1))
 
 
 @bp.app_template_filter("duration")
@@ -302,9 +348,12 @@ def ticket_date(value: datetime | None, which: str = "timestamp") -> str:
         day = local.date()
         if day == ds["today"]:
             return i18n.strftime(local, ds["format_time"])
-        if day == ds["yesterday"]:
-            return _("Yesterday")
-        return format_date(value, "dd MMM yy")
+        # a list shows many tickets of the same days: Babel's date formatting once per day
+        days = ds.setdefault("days", {})
+        text = days.get(day)
+        if text is None:
+            text = days[day] = _("Yesterday") if day == ds["yesterday"] else format_date(value, "dd MMM yy")
+        return text
     return i18n.strftime(local, custom)
 
 
@@ -312,15 +361,32 @@ def ticket_date(value: datetime | None, which: str = "timestamp") -> str:
 def time_ago(value: datetime | None) -> str:
     if value is None:
         return ""
-    delta = utcnow() - value
-    seconds = max(0, int(delta.total_seconds()))
+    # one "now" and one translation per distinct text per request (a thread asks for dozens)
+    memo = g.get("_hesk_time_ago")
+    if memo is None:
+        memo = g._hesk_time_ago = {"now": utcnow()}
+    seconds = max(0, int((memo["now"] - value).total_seconds()))
     if seconds < 60:
-        return _("just now")
-    if seconds < 3600:
-        return ngettext("%(num)s minute ago", "%(num)s minutes ago", seconds // 60)
-    if seconds < 86400:
-        return ngettext("%(num)s hour ago", "%(num)s hours ago", seconds // 3600)
-    return ngettext("%(num)s day ago", "%(num)s days ago", seconds // 86400)
+        key = ("s", 0)
+    elif seconds < 3600:
+        key = ("m", seconds // 60)
+    elif seconds < 86400:
+        key = ("h", seconds // 3600)
+    else:
+        key = ("d", seconds // 86400)
+    text = memo.get(key)
+    if text is None:
+        unit, num = key
+        if unit == "s":
+            text = _("just now")
+        elif unit == "m":
+            text = ngettext("%(num)s minute ago", "%(num)s minutes ago", num)
+        elif unit == "h":
+            text = ngettext("%(num)s hour ago", "%(num)s hours ago", num)
+        else:
+            text = ngettext("%(num)s day ago", "%(num)s days ago", num)
+        memo[key] = text
+    return text
 
 
 # --- the list -------------------------------------------------------------------------------------
@@ -361,7 +427,12 @@ def index():
     now = utcnow()
     counts = search.quick_counts(user, open_ids=open_ids, due_soon_days=due_soon, now=now)
     known = (counts.open, counts.critical) if search.is_plain_view(f, "open") else None
-    page = search.list_tickets(user, f, due_soon_days=due_soon, open_ids=open_ids, known_total=known, now=now)
+    priorities, categories = _priorities(), _categories()
+    lookups = {"status": {s.id: s for s in statuses}, "priority": {p.id: p for p in priorities},
+               "category": {c.id: c for c in categories}}
+    page = search.list_tickets(user, f, due_soon_days=due_soon, open_ids=open_ids,
+                               all_status_ids=[s.id for s in statuses], known_total=known, now=now,
+                               lookups=lookups)
     bookmarked = set()
     if page.tickets:
         from hesk_py.models import TicketBookmark
@@ -373,11 +444,13 @@ def index():
     args = f.to_args()
     return render_template(
         "admin/tickets/index.html",
-        f=f, page=page, counts=counts, quick_views=QUICK_VIEWS, search_fields=SEARCH_FIELD_LABELS,
-        statuses=statuses, priorities=_priorities(), staff=staff,
-        categories=[c for c in _categories() if user.can_access_category(c.id)],
+        f=f, page=page, counts=counts, quick_views=_translated("quick", QUICK_VIEWS),
+        search_fields=_translated("search", SEARCH_FIELD_LABELS),
+        statuses=statuses, priorities=priorities, staff=staff,
+        categories=[c for c in categories if user.can_access_category(c.id)],
         names=_staff_names(), bookmarked=bookmarked, columns=list(settings.get("ticket_list")),
-        column_labels=dict(settings.TICKET_LIST_COLUMNS), args=args, query_string=urlencode(args, doseq=True),
+        column_labels=dict(_translated("columns", settings.TICKET_LIST_COLUMNS)), args=args,
+        query_string=urlencode(args, doseq=True),
         used_default=used_default, has_default=bool(prefs.get("default_list")),
         autoreload=int(prefs.get("autoreload") or 0), now=now, due_soon=now + timedelta(days=due_soon),
         default_form=DefaultViewForm(), reload_form=AutoReloadForm(autoreload=int(prefs.get("autoreload") or 0)),
@@ -386,12 +459,28 @@ def index():
     )
 
 
+_BULK_LABELS = (
+    ("assign", _l("Assign to…")), ("priority", _l("Set priority to…")), ("status", _l("Set status to…")),
+    ("resolve", _l("Mark resolved")), ("tag", _l("Tag")), ("untag", _l("Untag")), ("merge", _l("Merge")),
+    ("link", _l("Link together")), ("print", _l("Print")), ("export", _l("Export (CSV)")), ("delete", _l("Delete")),
+)
+_TRANSLATED: dict[tuple[str, str], list[tuple[str, str]]] = {}
+
+
+def _translated(name: str, pairs) -> list[tuple[str, str]]:
+    """(key, label) pairs of fixed, lazily translated labels in the request's language, translated once per
+    language and process (the list shows some fifty of them; each lazy string looks its catalog up again)."""
+    from flask_babel import get_locale
+
+    key = (name, str(get_locale()))
+    found = _TRANSLATED.get(key)
+    if found is None:
+        found = _TRANSLATED[key] = [(k, str(v)) for k, v in pairs]
+    return found
+
+
 def _bulk_choices(user: User) -> list[tuple[str, str]]:
-    labels = {
-        "assign": _("Assign to…"), "priority": _("Set priority to…"), "status": _("Set status to…"),
-        "resolve": _("Mark resolved"), "tag": _("Tag"), "untag": _("Untag"), "merge": _("Merge"),
-        "link": _("Link together"), "print": _("Print"), "export": _("Export (CSV)"), "delete": _("Delete"),
-    }
+    labels = dict(_translated("bulk", _BULK_LABELS))
     needs = {"assign": None, "priority": "priority", "status": "status", "resolve": "resolve", "tag": "tag",
              "untag": "tag", "merge": "merge", "link": "link", "print": "print", "export": "export",
              "delete": "delete"}
@@ -567,7 +656,8 @@ def _print_tickets(tickets: list[Ticket]):
         for r in db.session.scalars(select(Reply).where(Reply.ticket_id.in_(ids))
                                     .order_by(Reply.created_at, Reply.id)):
             replies.setdefault(r.ticket_id, []).append(r)
-    return render_template("admin/tickets/print.html", tickets=tickets, replies=replies, names=_staff_names())
+    return render_template("admin/tickets/print.html", tickets=tickets, replies=replies, names=_staff_names(),
+                           followers=follower_rules.followers_by_ticket(tickets))
 
 
 # --- CSV export -----------------------------------------------------------------------------------
@@ -586,17 +676,20 @@ def _csv_response(tickets: list[Ticket]):
     out = io.StringIO()
     out.write("\ufeff")  # Excel reads UTF-8 (Cyrillic) only with a byte order mark
     writer = csv.writer(out)
+    # the followers last: the columns before them stay where scripts reading older exports expect them
     writer.writerow([_("ID"), _("Tracking ID"), _("Submitted"), _("Updated"), _("Category"), _("Name"), _("Email"),
                      _("Subject"), _("Status"), _("Priority"), _("Owner"), _("Replies"), _("Time worked"),
-                     _("Due date"), _("IP address"), _("Message")])
+                     _("Due date"), _("IP address"), _("Message"), _("Followers")])
     from hesk_py.services.defaults import label
 
+    followers = follower_rules.followers_by_ticket(tickets)
     for t in tickets:
         writer.writerow([_cell(v) for v in (
             t.id, t.trackid, t.created_at.isoformat(sep=" "), t.updated_at.isoformat(sep=" "), label(t.category),
             t.name, t.email, t.subject, label(t.status), label(t.priority), names.get(t.owner_id, ""),
             t.reply_count, format_duration(t.time_worked),
-            t.due_date.isoformat(sep=" ") if t.due_date else "", t.ip, t.message)])
+            t.due_date.isoformat(sep=" ") if t.due_date else "", t.ip, t.message,
+            ", ".join(follower_rules.person(c.name, c.email) for c in followers.get(t.id, ())))])
     stamp = utcnow().strftime("%Y%m%d-%H%M%S")
     return Response(out.getvalue(), mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="tickets-{stamp}.csv"',
@@ -668,6 +761,7 @@ def new():
         args = request.args
         form.name.data = args.get("name", "")[:255]
         form.email.data = args.get("email", "")[:255]
+        form.followers.data = args.get("cc", "")[:2000]
         form.subject.data = args.get("subject", "")[:255]
         form.message.data = args.get("message", "")[:100_000]
         if args.get("template", "").isdigit() and len(args["template"]) < 10:
@@ -707,6 +801,7 @@ def new():
         try:
             if custom_errors:
                 raise InvalidTicketData(custom_errors)
+            followers = _posted_followers(form.followers) if follower_rules.enabled() else []
             saved = _store_uploads(form.attachments)
             with ticket_service.one_transaction():
                 ticket = ticket_service.create_ticket(
@@ -715,7 +810,7 @@ def new():
                     actor=_actor(), attachments=saved, custom=custom_values or None,
                     owner_id=int(owner_raw) if owner_raw.isdigit() else None,
                     autoassign=owner_raw == "auto", notify_customer=bool(form.notify.data),
-                    require_email=False,
+                    require_email=False, followers=followers,
                 )
                 if form.status.data and form.status.data != STATUS_NEW:
                     ticket_service.change_status(ticket, form.status.data, actor=_actor(),
@@ -748,10 +843,16 @@ def new():
                            template_picked=request.args.get("template", type=int)), status_code
 
 
-def _label(row) -> str:
-    from hesk_py.services.defaults import label
+def _posted_followers(field) -> list[str]:
+    """The addresses of a Followers field; InvalidTicketData (``followers``) for what is not one."""
+    valid, invalid = follower_rules.parse(field.data or "")
+    if invalid:
+        raise InvalidTicketData({"followers": follower_rules.invalid_message(invalid)})
+    return valid
 
-    return label(row)
+
+def _label(row) -> str:
+    return row_label(row)  # the same rows are named several times per page (forms, badges)
 
 
 def _category_label(category: Category) -> str:
@@ -759,6 +860,41 @@ def _category_label(category: Category) -> str:
 
 
 # --- the ticket view ------------------------------------------------------------------------------
+
+_THREAD = None
+_CUSTOMER_COUNTS: dict = {}
+
+
+def _thread_statements():
+    """The statements of a ticket's replies, notes and files, built once (the ticket id is a bind parameter
+    ``tid``): plain rows of every column, read-only, since building ORM objects for a thread of fifty replies
+    cost more than the query."""
+    global _THREAD
+    if _THREAD is None:
+        from sqlalchemy import bindparam
+
+        tid = bindparam("tid")
+        _THREAD = (
+            select(*Reply.__table__.c).where(Reply.ticket_id == tid).order_by(Reply.created_at, Reply.id),
+            select(*Note.__table__.c).where(Note.ticket_id == tid).order_by(Note.created_at, Note.id),
+            select(*Attachment.__table__.c).where(Attachment.ticket_id == tid).order_by(Attachment.id),
+        )
+    return _THREAD
+
+
+def _customer_counts(ticket: Ticket, user: User) -> list:
+    """(status id, tickets) of this ticket's customer that ``user`` may see, with a statement kept per
+    permission shape (``ticket_access.visible_bound``)."""
+    from sqlalchemy import bindparam, func
+
+    visible, shape, params = ticket_access.visible_bound(user)
+    stmt = _CUSTOMER_COUNTS.get(shape)
+    if stmt is None:
+        stmt = _CUSTOMER_COUNTS[shape] = (select(Ticket.status_id, func.count())
+                                          .where(Ticket.customer_id == bindparam("cid"), visible)
+                                          .group_by(Ticket.status_id))
+    return db.session.execute(stmt, dict(params, cid=ticket.customer_id)).all()
+
 
 def _visible_replies(replies: list[Reply], mode: int) -> tuple[list[Reply], int]:
     """HESK's hide_replies: 0 all; -1 from the last staff reply on; N the last N. (shown, hidden count)"""
@@ -772,18 +908,21 @@ def _visible_replies(replies: list[Reply], mode: int) -> tuple[list[Reply], int]
     return shown, len(replies) - len(shown)
 
 
+# The ticket page's forms are only shown by it (each form posts the page's one CSRF token, ``csrf``): they are
+# built without a CSRF field of their own; the views that receive them check the token.
+_SHOWN = {"csrf": False}
+
+
 def _render_view(ticket: Ticket, *, reply_form: ReplyForm | None = None, note_form: NoteForm | None = None,
-                 collision: list[Reply] | None = None, status_code: int = 200):
+                 collision: list[Reply] | None = None, status_code: int = 200, preview: Markup | None = None):
     user = _user()
-    replies = list(db.session.scalars(
-        select(Reply).where(Reply.ticket_id == ticket.id).order_by(Reply.created_at, Reply.id)
-        .options(raiseload("*"))))
-    notes = list(db.session.scalars(
-        select(Note).where(Note.ticket_id == ticket.id).order_by(Note.created_at, Note.id)
-        .options(raiseload("*"))))
-    files: dict[tuple[str, int | None], list[Attachment]] = {}
-    for att in db.session.scalars(select(Attachment).where(Attachment.ticket_id == ticket.id)
-                                  .order_by(Attachment.id).options(raiseload("*"))):
+    # replies, notes and files as plain rows (every column, read-only): building ORM objects for a thread of
+    # fifty replies cost more than the query
+    replies_of, notes_of, files_of = _thread_statements()
+    replies = db.session.execute(replies_of, {"tid": ticket.id}).all()
+    notes = db.session.execute(notes_of, {"tid": ticket.id}).all()
+    files: dict[tuple[str, int | None], list] = {}
+    for att in db.session.execute(files_of, {"tid": ticket.id}):
         key = ("reply", att.reply_id) if att.reply_id else ("note", att.note_id) if att.note_id else ("ticket", None)
         files.setdefault(key, []).append(att)
     statuses = _statuses()
@@ -792,12 +931,13 @@ def _render_view(ticket: Ticket, *, reply_form: ReplyForm | None = None, note_fo
     staff = _assignable_staff()
     names = _staff_names()
     can_resolve = may(user, "resolve")
-    draft = ticket_work.get_draft(ticket, user)
+    work = ticket_work.working_state(ticket, user)
+    draft = work.draft
     last_id = max((r.id for r in replies), default=0)
 
     can_reply = may(user, "reply", ticket)
     if reply_form is None:
-        reply_form = ReplyForm(formdata=None)
+        reply_form = ReplyForm(formdata=None, meta=_SHOWN)
         reply_form.message.data = draft.message if draft else request.args.get("message", "")[:100_000]
         picked = _picked_canned(ticket, user) if can_reply else None
         if picked is not None:
@@ -810,9 +950,9 @@ def _render_view(ticket: Ticket, *, reply_form: ReplyForm | None = None, note_fo
         reply_form.sign.data = True
         reply_form.last_reply_id.data = str(last_id)
     _reply_choices(reply_form, statuses, priorities, can_resolve)
-    note_form = note_form or NoteForm(formdata=None)
+    note_form = note_form or NoteForm(formdata=None, meta=_SHOWN)
 
-    assign_form = AssignForm(formdata=None)
+    assign_form = AssignForm(formdata=None, meta=_SHOWN)
     owner_choices = [("", _("Unassigned"))]
     for uid, name, is_admin, cats in staff:
         if not (is_admin or ticket.category_id in cats):
@@ -823,34 +963,27 @@ def _render_view(ticket: Ticket, *, reply_form: ReplyForm | None = None, note_fo
         owner_choices.append((str(ticket.owner_id), names.get(ticket.owner_id, "?")))
     assign_form.owner.choices = choices(owner_choices)
     assign_form.owner.data = str(ticket.owner_id or "")
-    status_form = StatusForm(formdata=None)
+    status_form = StatusForm(formdata=None, meta=_SHOWN)
     status_form.status.choices = choices([(s.id, _label(s)) for s in statuses
                                   if s.kind != STATUS_CLOSED or can_resolve or s.id == ticket.status_id])
     status_form.status.data = ticket.status_id
-    priority_form = PriorityForm(formdata=None)
+    priority_form = PriorityForm(formdata=None, meta=_SHOWN)
     priority_form.priority.choices = choices([(p.id, _label(p)) for p in priorities])
     priority_form.priority.data = ticket.priority_id
-    category_form = CategoryForm(formdata=None)
+    category_form = CategoryForm(formdata=None, meta=_SHOWN)
     category_form.category.choices = choices([(c.id, _category_label(c)) for c in categories
                                       if c.id == ticket.category_id or may_move_to(user, c.id)])
     category_form.category.data = ticket.category_id
-    due_form = DueDateForm(formdata=None)
+    due_form = DueDateForm(formdata=None, meta=_SHOWN)
     due_form.due_date.data = to_user_timezone(ticket.due_date).date() if ticket.due_date else None
-    time_form = TimeWorkedForm(formdata=None, time_worked=ticket.time_worked)
+    time_form = TimeWorkedForm(formdata=None, meta=_SHOWN, time_worked=ticket.time_worked)
 
     shown_replies, hidden_count = _visible_replies(replies, 0 if request.args.get("all") else
                                                    int(settings.get("hide_replies")))
     if int(settings.get("new_top")):
         shown_replies = list(reversed(shown_replies))
-    linked = ticket_service.linked_tickets(ticket, visible_clause(user))
-    customer_counts = []
-    if ticket.customer_id:
-        from sqlalchemy import func
-
-        customer_counts = db.session.execute(
-            select(Ticket.status_id, func.count()).where(Ticket.customer_id == ticket.customer_id,
-                                                         visible_clause(user))
-            .group_by(Ticket.status_id)).all()
+    linked = ticket_service.linked_tickets(ticket, viewer=user)
+    customer_counts = _customer_counts(ticket, user) if ticket.customer_id else []
     status_by_id = {s.id: s for s in statuses}
     custom_shown = []
     if ticket.custom:
@@ -858,20 +991,22 @@ def _render_view(ticket: Ticket, *, reply_form: ReplyForm | None = None, note_fo
 
         custom_shown = custom_fields.shown_values(ticket.custom, custom_fields.fields_for(ticket.category_id,
                                                                                         staff=True))
-    bans = _ban_state(ticket, user)
+    followers = follower_rules.followers_of(ticket)
+    bans = _ban_state(ticket, user, followers)
     page = render_template(
         "admin/tickets/view.html",
         ticket=ticket, replies=shown_replies, hidden_count=hidden_count, notes=notes, files=files, names=names,
         reply_form=reply_form, note_form=note_form, assign_form=assign_form, status_form=status_form,
         priority_form=priority_form, category_form=category_form, due_form=due_form, time_form=time_form,
-        link_form=LinkForm(formdata=None), action_form=ActionForm(formdata=None),
-        viewers=ticket_work.other_viewers(ticket, user), collision=collision or [],
-        draft=draft, draft_stale=ticket_work.draft_is_stale(draft, ticket),
-        bookmarked=ticket_work.is_bookmarked(ticket, user), linked=linked,
+        link_form=LinkForm(formdata=None, meta=_SHOWN), action_form=ActionForm(formdata=None, meta=_SHOWN),
+        viewers=work.viewers, collision=collision or [],
+        draft=draft, draft_stale=ticket_work.draft_is_stale(
+            draft, ticket, latest_reply_at=max((r.created_at for r in replies), default=None)),
+        bookmarked=work.bookmarked, linked=linked,
         customer_counts=[(status_by_id.get(s), n) for s, n in customer_counts],
         customer_total=sum(n for _s, n in customer_counts),
-        timer_started=ticket_service.timer_started_at(ticket, user) if settings.get("time_worked") else None,
-        custom_shown=custom_shown, bans=bans,
+        timer_started=work.timer_started if settings.get("time_worked") else None,
+        custom_shown=custom_shown, bans=bans, followers=followers,
         can={action: may(user, action, ticket) for action in ticket_access.ACTION_FEATURES},
         csrf=generate_csrf(), urls=_ticket_urls(ticket),
         reply_top=int(settings.get("reply_top")), time_worked_on=bool(settings.get("time_worked")),
@@ -879,10 +1014,10 @@ def _render_view(ticket: Ticket, *, reply_form: ReplyForm | None = None, note_fo
         require_owner=bool(settings.get("require_owner")) and ticket.owner_id != user.id,
         last_reply_id=last_id, suggested=_suggested_articles(ticket, user),
         canned_choices=_canned_choices() if can_reply else [],
-        canned_picked=request.args.get("canned", type=int),
+        canned_picked=request.args.get("canned", type=int), preview=preview,
     )
     # recorded after the page is built: the commit would otherwise expire what the page still reads
-    ticket_work.mark_viewing(ticket, user)
+    ticket_work.mark_viewing(ticket, user, seen=work.seen_at)
     return page, status_code
 
 
@@ -918,13 +1053,21 @@ def _ticket_urls(ticket: Ticket) -> dict[str, str]:
     }
 
 
-def _ban_state(ticket: Ticket, user: User) -> dict:
-    """Whether the ban buttons apply: the bans service decides what is banned already."""
+def _ban_state(ticket: Ticket, user: User, followers=()) -> dict:
+    """Whether the ban and mute buttons apply (None: not for this user), for the requester and each follower
+    (``followers``: follower id -> (banned, muted)): the bans service decides what is banned or muted already."""
     from hesk_py.services import bans
 
-    state = {"email": None, "ip": None}
-    if ticket.email and may(user, "ban_email", ticket):
-        state["email"] = bans.is_email_banned(ticket.email)
+    can_ban, can_mute = may(user, "ban_email", ticket), may(user, "mute_email", ticket)
+
+    def email_state(address):
+        return (bans.is_email_banned(address) if can_ban else None,
+                bans.is_email_muted(address) if can_mute else None)
+
+    state = {"email": None, "muted": None, "ip": None,
+             "followers": {f.id: email_state(f.email) for f in followers if f.email}}
+    if ticket.email:
+        state["email"], state["muted"] = email_state(ticket.email)
     if ticket.ip and may(user, "ban_ip", ticket):
         try:
             bans.parse_ip_ban(ticket.ip)
@@ -946,8 +1089,8 @@ def _canned_choices() -> list:
     """(id, title) of every canned response, for the reply form's picker (one small query)."""
     from hesk_py.models.canned import CannedResponse
 
-    return db.session.execute(select(CannedResponse.id, CannedResponse.title)
-                              .order_by(CannedResponse.sort_order, CannedResponse.id)).all()
+    return shared_cache.cached("staff.canned", lambda: tuple(db.session.execute(
+        select(CannedResponse.id, CannedResponse.title).order_by(CannedResponse.sort_order, CannedResponse.id))))
 
 
 def _filled_canned(ticket: Ticket, user: User, canned_id: int) -> str | None:
@@ -1097,7 +1240,13 @@ def describe_event(event: TicketEvent, lookups: dict) -> str:
         "overdue_email": lambda: _("Overdue email notification sent"),
         "banned_email": lambda: _("Banned the email address %(email)s", email=d.get("email", "")),
         "banned_ip": lambda: _("Banned the IP address %(ip)s", ip=d.get("ip", "")),
+        "muted_email": lambda: _("Muted the email address %(email)s", email=d.get("email", "")),
         "customer_reply_entered": lambda: _("Entered a reply on the customer's behalf"),
+        "anonymized": lambda: _("Anonymized the ticket"),
+        "follower_added": lambda: _("Added the follower %(who)s",
+                                    who=follower_rules.person(d.get("name"), d.get("email"))),
+        "follower_removed": lambda: _("Removed the follower %(who)s",
+                                      who=follower_rules.person(d.get("name"), d.get("email"))),
     }
     maker = texts.get(a)
     return maker() if maker else a.replace("_", " ")
@@ -1175,6 +1324,15 @@ def reply(trackid):
         if form.csrf_token.errors:
             abort(400)
         return _render_view(ticket, reply_form=form, status_code=400)
+    markdown = int(settings.get("staff_ticket_formatting")) == 2
+    if markdown and request.form.get("preview"):
+        # the Preview button without JavaScript: the form again, the reply rendered as it will be shown
+        from hesk_py.services import knowledgebase
+
+        if any(f and f.filename for f in request.files.getlist("attachments")):
+            form.attachments.errors = [_("For your security, attached files are not kept: please choose them "
+                                         "again.")]
+        return _render_view(ticket, reply_form=form, preview=knowledgebase.render(form.message.data or ""))
     if form.save_draft.data:
         try:
             ticket_work.save_draft(ticket, user, form.message.data or "")
@@ -1209,6 +1367,7 @@ def reply(trackid):
                 status_id=form.status.data or STATUS_REPLIED, notify=bool(form.notify.data),
                 sign=bool(form.sign.data), assign_self=bool(form.assign_self.data),
                 priority_id=form.priority.data or None, as_customer=as_customer,
+                message_format="markdown" if markdown else "text",
             )
             extra = form.time_spent.data or 0
             if ticket_service.timer_started_at(ticket, user) is not None:
@@ -1331,18 +1490,27 @@ def delete_note(trackid, note_id):
 def edit(trackid):
     ticket = _load(trackid)
     _require("edit", ticket)
+    current = follower_rules.followers_of(ticket)
+    # the followers are edited here when tickets may have them, and always when this one has some
+    with_followers = follower_rules.enabled() or bool(current)
     form = EditMessageForm(obj=ticket) if request.method == "GET" else EditMessageForm()
+    if request.method == "GET":
+        form.followers.data = "\n".join(c.email for c in current)
     if form.validate_on_submit():
         try:
-            ticket_service.edit_message(ticket, subject=form.subject.data, message=form.message.data,
-                                        actor=_actor())
+            followers = _posted_followers(form.followers) if with_followers else None
+            with ticket_service.one_transaction():
+                ticket_service.edit_message(ticket, subject=form.subject.data, message=form.message.data,
+                                            actor=_actor())
+                if followers is not None:
+                    ticket_service.set_followers(ticket, followers, actor=_actor())
         except InvalidTicketData as exc:
             for key, message in exc.errors.items():
                 getattr(form, key, form.message).errors = [message]
         else:
             flash(_("The message was saved."), "success")
             return _to_ticket(ticket)
-    return render_template("admin/tickets/edit.html", ticket=ticket, form=form), \
+    return render_template("admin/tickets/edit.html", ticket=ticket, form=form, with_followers=with_followers), \
         (400 if request.method == "POST" else 200)
 
 
@@ -1623,9 +1791,18 @@ def resend(trackid):
 
 
 @bp.post("/tickets/<trackid>/ban-email")
-def ban_email(trackid):
+@bp.post("/tickets/<trackid>/ban-email/<int:follower_id>")  # a follower's address
+def ban_email(trackid, follower_id=None):
     return _ban(trackid, "ban_email", ticket_service.ban_ticket_email,
-                _("The email address %(value)s is banned."), "email")
+                _("The email address %(value)s is banned."), "email", follower_id=follower_id)
+
+
+@bp.post("/tickets/<trackid>/mute-email")
+@bp.post("/tickets/<trackid>/mute-email/<int:follower_id>")  # a follower's address
+def mute_email(trackid, follower_id=None):
+    return _ban(trackid, "mute_email", ticket_service.mute_ticket_email,
+                _("The email address %(value)s is muted: the help desk sends it no email."), "email",
+                follower_id=follower_id, already=_("%(value)s was already muted."))
 
 
 @bp.post("/tickets/<trackid>/ban-ip")
@@ -1633,7 +1810,7 @@ def ban_ip(trackid):
     return _ban(trackid, "ban_ip", ticket_service.ban_ticket_ip, _("The IP address %(value)s is banned."), "ip")
 
 
-def _ban(trackid, action, apply, message, attr):
+def _ban(trackid, action, apply, message, attr, *, follower_id=None, already=None):
     from hesk_py.services import bans
 
     ticket = _load(trackid)
@@ -1641,12 +1818,15 @@ def _ban(trackid, action, apply, message, attr):
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        new = apply(ticket, actor=_actor())
+        if follower_id is None:
+            new, value = apply(ticket, actor=_actor()), getattr(ticket, attr)
+        else:
+            value = ticket_service.customer_address(ticket, follower_id)
+            new = apply(ticket, actor=_actor(), follower_id=follower_id)
     except bans.InvalidBan as exc:
         flash(str(exc), "error")
         return _to_ticket(ticket)
-    value = getattr(ticket, attr)
-    flash(message % {"value": value} if new else _("%(value)s was already banned.", value=value), "success")
+    flash((message if new else already or _("%(value)s was already banned.")) % {"value": value}, "success")
     return _to_ticket(ticket)
 
 

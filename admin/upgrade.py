@@ -25,7 +25,7 @@ from hesk_py.services import schema
 bp = Blueprint("upgrade", __name__)
 log = logging.getLogger(__name__)
 
-_AT_HEAD = "hesk_schema_at_head"  # app.extensions: this process saw the database at the newest revision
+_AT_HEAD = schema.SCHEMA_AT_HEAD  # app.extensions: this process saw the database at the newest revision
 _SCRIPT = "hesk_schema_script"  # app.extensions: the parsed migrations (they change only with the code)
 
 

@@ -14,6 +14,7 @@ from flask_login import login_user
 from hesk_py.extensions import db
 from hesk_py.models import User
 from hesk_py.services import first_login
+from hesk_py.web_security import CUSTOMER_LOGIN_KEYS, restart_session
 
 bp = Blueprint("welcome", __name__)
 
@@ -30,7 +31,7 @@ def login():
         flash(_("This one-time login was already used or has expired. Log in with your username and "
                 "password."), "error")
         return redirect(url_for("admin.auth.login"))
-    session.clear()  # a new session at login (no fixation)
+    restart_session(keep=CUSTOMER_LOGIN_KEYS)  # a new session at login (no fixation)
     login_user(user, remember=False, fresh=True)
     flash(_("Welcome to your new help desk. Next: set up email in Settings, and add the cron job."), "success")
     return redirect(url_for("admin.tickets.index"))

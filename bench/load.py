@@ -15,11 +15,17 @@ histogram) and the statuses seen.
     from bench.load import Request, run
     result = run("http://127.0.0.1:8080", [Request("GET", "/")], clients=8, duration=10)
     print(result.rate, result.p50_ms, result.p99_ms, result.statuses)
+
+CPU per request: ``run(..., watch={"app": server_pids(8080), "db": pids_named("mariadbd")})`` adds
+``result.cpu_ms`` = {"app": ms, "db": ms}: the utime + stime those processes (all their threads) spent during
+the run, divided by the requests answered. Unlike requests per second, that figure hardly moves when other
+work shares the cores, so it is the one to compare while tuning on a busy machine.
 """
 from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -120,6 +126,8 @@ class Result:
     statuses: dict[str, int]
     socket_errors: dict[str, int]
     wrapped: bool  # a connection came to the end of the request list and started it again
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # CPU ms per request of each watched group
+    load_average: str = ""  # /proc/loadavg's 1, 5 and 15 minute figures at the end of the run
 
     @property
     def rate(self) -> float:
@@ -133,7 +141,8 @@ class Result:
     def as_dict(self) -> dict:
         return {"rate": self.rate, "requests": self.requests, "seconds": self.seconds, "p50_ms": self.p50_ms,
                 "p90_ms": self.p90_ms, "p99_ms": self.p99_ms, "statuses": self.statuses,
-                "socket_errors": self.socket_errors, "wrapped": self.wrapped}
+                "socket_errors": self.socket_errors, "wrapped": self.wrapped, "cpu_ms": self.cpu_ms,
+                "load_average": self.load_average}
 
 
 def wrk_binary() -> str:
@@ -157,8 +166,9 @@ def raw_request(base_url: str, req: Request) -> bytes:
 
 
 def run(base_url: str, requests: list[Request], clients: int = 8, duration: float = 10.0,
-        threads: int = 2, timeout: float = 10.0) -> Result:
-    """Run wrk with ``clients`` connections for ``duration`` seconds over ``requests``."""
+        threads: int = 2, timeout: float = 10.0, watch: dict[str, list[int]] | None = None) -> Result:
+    """Run wrk with ``clients`` connections for ``duration`` seconds over ``requests``; ``watch`` names groups
+    of processes whose CPU time per request is reported (``Result.cpu_ms``)."""
     if not requests:
         raise ValueError("no requests to send")
     sep = SEPARATOR.encode()
@@ -177,7 +187,13 @@ def run(base_url: str, requests: list[Request], clients: int = 8, duration: floa
         cmd = [wrk_binary(), f"-t{threads}", f"-c{clients}", f"-d{max(1, int(round(duration)))}s",
                f"--timeout={int(timeout)}s", "-s", script, base_url]
         env = dict(os.environ, HESK_WRK_REQUESTS=req_file, HESK_WRK_SEPARATOR=SEPARATOR)
+        before = {name: cpu_seconds(pids) for name, pids in (watch or {}).items()}
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
         out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        spent = {name: cpu_seconds(pids) - before[name] for name, pids in (watch or {}).items()}
+        if watch:  # the load generator's own share (wrk is this process's child)
+            done = resource.getrusage(resource.RUSAGE_CHILDREN)
+            spent["wrk"] = done.ru_utime + done.ru_stime - children.ru_utime - children.ru_stime
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("HESK_WRK_RESULT ")), None)
     if out.returncode != 0 or line is None:
         raise SystemExit(f"wrk failed ({out.returncode}): {out.stderr.strip() or out.stdout.strip()}")
@@ -189,6 +205,77 @@ def run(base_url: str, requests: list[Request], clients: int = 8, duration: floa
             statuses[k] = statuses.get(k, 0) + v
         wrapped = wrapped or bool(t["wrapped"])
     errors = {k: v for k, v in data["errors"].items() if v and k != "status"}
+    answered = max(1, data["requests"])
     return Result(requests=data["requests"], seconds=data["duration_us"] / 1e6, p50_ms=data["p50_us"] / 1000,
                   p90_ms=data["p90_us"] / 1000, p99_ms=data["p99_us"] / 1000, statuses=statuses,
-                  socket_errors=errors, wrapped=wrapped)
+                  socket_errors=errors, wrapped=wrapped,
+                  cpu_ms={name: round(sec * 1000 / answered, 3) for name, sec in spent.items()},
+                  load_average=load_average())
+
+
+# --- what the run cost: CPU time of the server's processes --------------------------------------------
+
+def _proc_pids() -> list[str]:
+    return [p for p in os.listdir("/proc") if p.isdigit()]
+
+
+def server_pids(port: int) -> list[int]:
+    """Every process holding the listening socket of ``port`` on this machine (all ``hesk-py serve``
+    processes share one SO_REUSEPORT socket), found through /proc. Empty elsewhere than Linux."""
+    wanted = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as fh:
+                rows = fh.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            cols = row.split()
+            if cols[3] == "0A" and int(cols[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                wanted.add(f"socket:[{cols[9]}]")
+    found = []
+    for pid in _proc_pids() if wanted else []:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+            if any(os.readlink(f"/proc/{pid}/fd/{fd}") in wanted for fd in fds):
+                found.append(int(pid))
+        except OSError:
+            continue
+    return sorted(found)
+
+
+def pids_named(name: str) -> list[int]:
+    """Processes whose command name is ``name`` (``mariadbd``)."""
+    found = []
+    for pid in _proc_pids():
+        try:
+            with open(f"/proc/{pid}/comm") as fh:
+                if fh.read().strip() == name:
+                    found.append(int(pid))
+        except OSError:
+            continue
+    return found
+
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds these processes have used so far (every thread counted)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                after_name = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(after_name[11]) + int(after_name[12])  # stat fields 14 and 15: utime, stime
+    return ticks / _TICKS
+
+
+def load_average() -> str:
+    try:
+        with open("/proc/loadavg") as fh:
+            return " ".join(fh.read().split()[:3])
+    except OSError:
+        return ""

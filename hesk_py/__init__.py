@@ -52,11 +52,14 @@ def create_app(test_config: dict | None = None):
     from hesk_py import i18n
 
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", ";".join(i18n.compile_catalogs(app.instance_path)))
-    babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
+    babel.init_app(app, locale_selector=_parsed_once(i18n.select_locale), timezone_selector=i18n.select_timezone)
     i18n.init_app(app)
     from hesk_py import settings as hesk_settings
 
     hesk_settings.init_app(app)
+    from hesk_py import shared_cache
+
+    shared_cache.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "admin.auth.login"
     login_manager.session_protection = "strong"
@@ -116,7 +119,52 @@ def create_app(test_config: dict | None = None):
     cli.init_app(app)
     _init_mail_after_request(app)
     _init_proxy(app)
+    _init_template_urls(app)
     return app
+
+
+def _init_template_urls(app) -> None:
+    """Templates' ``url_for`` without arguments or for a static file (the page skeleton: stylesheets, scripts,
+    menu links) is worked out once per URL prefix: the URL map does not change once the app runs. Anything
+    else (arguments, external URLs, anchors) goes through Flask's url_for as before."""
+    from flask import has_request_context, request
+
+    plain = app.jinja_env.globals["url_for"]
+    known: dict = {}
+
+    def url_for(endpoint, **values):
+        if app.url_default_functions or endpoint.startswith(".") or not has_request_context():
+            return plain(endpoint, **values)
+        if values and not (endpoint == "static" and len(values) == 1 and isinstance(values.get("filename"), str)):
+            return plain(endpoint, **values)
+        key = (request.script_root, endpoint, values.get("filename"))
+        found = known.get(key)
+        if found is None:
+            found = plain(endpoint, **values)
+            if len(known) < 1000:
+                known[key] = found
+        return found
+
+    app.jinja_env.globals["url_for"] = url_for
+
+
+def _parsed_once(selector):
+    """The locale selector, answering babel Locale objects parsed once per language (Flask-Babel would
+    parse the code again on every request)."""
+    from babel import Locale
+
+    parsed: dict = {}
+
+    def select():
+        code = selector()
+        if code is None:
+            return None
+        locale = parsed.get(code)
+        if locale is None:
+            locale = parsed[code] = Locale.parse(code)
+        return locale
+
+    return select
 
 
 def _finish_config(app) -> None:

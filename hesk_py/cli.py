@@ -120,7 +120,7 @@ def serve(host, port, threads, processes, url_prefix):
 @click.option("--admin-password-file", required=True, type=click.Path(dir_okay=False),
               help="A file holding the administrator's password (use - for standard input).")
 @click.option("--admin-name", default="Administrator")
-@click.option("--title", default="Help Desk")
+@click.option("--title", default=None, help="Default: \"Help desk\" in the --language.")
 @click.option("--url", default="http://localhost:8080")
 @click.option("--language", default="en")
 @click.option("--timezone", default="UTC")
@@ -138,11 +138,17 @@ def install_cmd(db_url, admin_user, admin_email, admin_password_file, admin_name
     else:
         with open(admin_password_file, encoding="utf-8") as fh:
             password = fh.readline().rstrip("\n")
-    installer.install_from_cli(
-        db_url=db_url, admin_user=admin_user, admin_email=admin_email, admin_password=password,
-        admin_name=admin_name, title=title, url=url, language=language, timezone=timezone,
-        echo=click.echo,
-    )
+    from flask_babel import force_locale
+
+    from hesk_py.i18n import LANGUAGES
+
+    # the steps are printed in the help desk's language-to-be, and the title defaults to "Help desk" in it
+    with force_locale(language if language in LANGUAGES else "en"):
+        installer.install_from_cli(
+            db_url=db_url, admin_user=admin_user, admin_email=admin_email, admin_password=password,
+            admin_name=admin_name, title=title or _("Help desk"), url=url, language=language, timezone=timezone,
+            echo=click.echo,
+        )
 
 
 @click.command("upgrade")
@@ -351,8 +357,9 @@ def i18n_extract():
 
     root = _source_root()
     os.chdir(root)
-    _pybabel("extract", "-F", str(root / "babel.cfg"), "-k", "_l", "-k", "lazy_gettext", "--no-location",
-             "--sort-output", "--project", "hesk_py", "-o", str(TRANSLATIONS / "messages.pot"), ".")
+    # --ignore-dirs: without it Babel skips every folder whose name starts with "_" (templates/_macros)
+    _pybabel("extract", "-F", str(root / "babel.cfg"), "-k", "_l", "-k", "lazy_gettext", "--ignore-dirs", ".*",
+             "--no-location", "--sort-output", "--project", "hesk_py", "-o", str(TRANSLATIONS / "messages.pot"), ".")
     click.echo(_("Strings written to %(path)s.", path=TRANSLATIONS / "messages.pot"))
 
 

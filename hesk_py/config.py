@@ -21,6 +21,7 @@ _OPTIONS = {
     ("database", "pool_recycle"): ("HESK_DB_POOL_RECYCLE", int),
     ("security", "secret_key"): ("SECRET_KEY", str),
     ("security", "secure_cookies"): ("HESK_SECURE_COOKIES", bool),
+    ("security", "session_idle_minutes"): ("HESK_SESSION_IDLE_MINUTES", int),
     ("server", "host"): ("HESK_SERVER_HOST", str),
     ("server", "port"): ("HESK_SERVER_PORT", int),
     ("server", "threads"): ("HESK_SERVER_THREADS", int),
@@ -30,6 +31,9 @@ _OPTIONS = {
     ("paths", "attachments"): ("HESK_ATTACHMENTS_DIR", str),
     ("logging", "level"): ("HESK_LOG_LEVEL", str),
     ("logging", "file"): ("HESK_LOG_FILE", str),
+    ("cache", "enabled"): ("HESK_CACHE_ENABLED", bool),
+    ("cache", "check_seconds"): ("HESK_CACHE_CHECK_SECONDS", int),
+    ("cache", "max_age"): ("HESK_CACHE_MAX_AGE", int),
 }
 
 
@@ -58,6 +62,9 @@ def defaults(instance_path: str | Path) -> dict:
         "HESK_DB_POOL_SIZE": 10,
         "HESK_DB_POOL_RECYCLE": 280,
         "HESK_SECURE_COOKIES": False,
+        # Staff sessions end after this many minutes without a request (PHP's default session lifetime,
+        # which HESK relies on, is 24 minutes); 0: only when the browser closes.
+        "HESK_SESSION_IDLE_MINUTES": 24,
         "HESK_SERVER_HOST": "127.0.0.1",
         "HESK_SERVER_PORT": 8080,
         "HESK_SERVER_THREADS": 8,
@@ -67,6 +74,10 @@ def defaults(instance_path: str | Path) -> dict:
         "HESK_ATTACHMENTS_DIR": str(Path(instance_path) / "attachments"),
         "HESK_LOG_LEVEL": "INFO",
         "HESK_LOG_FILE": "",
+        # Per-process caches of settings and other data every visitor sees alike (hesk_py/shared_cache.py).
+        "HESK_CACHE_ENABLED": True,
+        "HESK_CACHE_CHECK_SECONDS": 1,
+        "HESK_CACHE_MAX_AGE": 60,
         # Send queued mail in a background thread right after a request (tests turn it off).
         "HESK_SEND_MAIL_AFTER_REQUEST": True,
         "WTF_CSRF_TIME_LIMIT": None,

@@ -28,7 +28,24 @@ class Base(DeclarativeBase):
 
 
 class HeskTalisman(Talisman):
-    """Talisman's headers, then the per-request security settings (hesk_py/web_security.py)."""
+    """Talisman's headers, then the per-request security settings (hesk_py/web_security.py).
+
+    A policy without a nonce gives the same header every time: it is written out once per policy (the app's,
+    or a view's own) instead of on every response."""
+
+    _policy_text: dict = {}
+
+    def _parse_policy(self, policy):
+        from flask import request
+
+        if getattr(request, "csp_nonce", None):
+            return super()._parse_policy(policy)
+        key = id(policy)
+        found = self._policy_text.get(key)
+        if found is None or found[0] is not policy:
+            found = (policy, super()._parse_policy(policy))
+            self._policy_text[key] = found
+        return found[1]
 
     def _set_response_headers(self, response):
         response = super()._set_response_headers(response)

@@ -76,6 +76,60 @@ def compile_catalogs(instance_path: str | os.PathLike | None = None, *, force: b
     return [str(TRANSLATIONS)]
 
 
+_WTFORMS_CATALOGS: dict = {}
+
+
+def _wtforms_catalog(locale: str):
+    """WTForms' catalog for a locale, read from disk once per process (like Flask-Babel's own catalogs: the
+    ``.mo`` files are compiled before the app starts)."""
+    found = _WTFORMS_CATALOGS.get(locale)
+    if found is None:
+        from babel import support
+        from wtforms.i18n import messages_path
+
+        ours = support.Translations.load(str(TRANSLATIONS), [locale], domain="wtforms")
+        theirs = support.Translations.load(messages_path(), [locale], domain="wtforms")
+        if isinstance(ours, support.Translations):
+            if isinstance(theirs, support.Translations):
+                ours.add_fallback(theirs)
+            found = ours
+        else:
+            found = theirs
+        _WTFORMS_CATALOGS[locale] = found
+    return found
+
+
+def _request_translations():
+    """Flask-Babel's catalog for the request's locale, looked up once per locale and app context (templates
+    call ``_()`` dozens of times per page; ``force_locale`` changes the locale object, so it is noticed)."""
+    from flask_babel import get_translations
+
+    ctx = g.get("_flask_babel")
+    locale = getattr(ctx, "babel_locale", None)
+    memo = g.get("_hesk_translations")
+    if memo is not None and locale is not None and memo[0] is locale:
+        return memo[1]
+    translations = get_translations()
+    g._hesk_translations = (getattr(g.get("_flask_babel"), "babel_locale", None), translations)
+    return translations
+
+
+def _jinja_gettext():
+    """Jinja's ``_()``/``gettext`` as Flask-Babel installs it (newstyle: the string is always %-formatted with
+    the variables, escaped), with the catalog looked up once per request."""
+    from jinja2 import pass_context
+    from markupsafe import Markup
+
+    @pass_context
+    def gettext(__context, __string, **variables):
+        rv = _request_translations().ugettext(__string)
+        if __context.eval_ctx.autoescape:
+            rv = Markup(rv)
+        return rv % variables
+
+    return gettext
+
+
 class _WtformsTranslations:
     """WTForms' own messages ("Not a valid integer value.") in the request's language.
 
@@ -87,19 +141,9 @@ class _WtformsTranslations:
 
     def _get(self):
         if self._loaded is None:
-            from babel import support
             from flask_babel import get_locale
-            from wtforms.i18n import messages_path
 
-            locale = get_locale()
-            ours = support.Translations.load(str(TRANSLATIONS), [locale], domain="wtforms")
-            theirs = support.Translations.load(messages_path(), [locale], domain="wtforms")
-            if isinstance(ours, support.Translations):
-                if isinstance(theirs, support.Translations):
-                    ours.add_fallback(theirs)
-                self._loaded = ours
-            else:
-                self._loaded = theirs
+            self._loaded = _wtforms_catalog(str(get_locale()))
         return self._loaded
 
     def ugettext(self, string):
@@ -166,13 +210,55 @@ def select_timezone() -> str:
     return _setting("timezone", "UTC")
 
 
+def number(value) -> str:
+    """A count or measure as the request's language writes it (Babel): 12,345.5 in English, 12 345,5 in
+    Ukrainian, Russian, Bulgarian and Latvian."""
+    from flask_babel import format_decimal
+
+    if value is None:
+        return ""
+    return format_decimal(value)
+
+
+def filesize(size: int | None) -> str:
+    """A file size for people: bytes, KB or MB with one decimal, in the request's language."""
+    from flask_babel import gettext as _
+    from flask_babel import ngettext
+
+    size = int(size or 0)
+    if size < 1024:
+        return ngettext("%(num)s byte", "%(num)s bytes", size)  # under 1024: no digit grouping
+    if size < 1024 * 1024:
+        return _("%(n)s KB", n=number(round(size / 1024, 1)))
+    return _("%(n)s MB", n=number(round(size / 1024 / 1024, 1)))
+
+
+def _jinja_ngettext():
+    """Jinja's ``ngettext`` with the count written in the page's language (``%(num)s`` is 1 234, not 1234);
+    otherwise what Flask-Babel installs (the plural form chosen by the number, variables escaped)."""
+    from jinja2 import pass_context
+    from markupsafe import Markup
+
+    @pass_context
+    def ngettext(__context, __singular, __plural, __num, **variables):
+        variables.setdefault("num", number(__num))
+        rv = _request_translations().ungettext(__singular, __plural, __num)
+        if __context.eval_ctx.autoescape:
+            rv = Markup(rv)
+        return rv % variables
+
+    return ngettext
+
+
 def init_app(app) -> None:
     from hesk_py.services.defaults import label
 
     from flask_babel import get_locale, get_timezone
 
     app.jinja_env.globals.update(status_name=label, priority_name=label, category_name=label,
-                                 get_locale=get_locale, get_timezone=get_timezone)
+                                 get_locale=get_locale, get_timezone=get_timezone, ngettext=_jinja_ngettext(),
+                                 gettext=_jinja_gettext())
+    app.jinja_env.filters.update(number=number, filesize=filesize)
 
     @app.before_request
     def _wtforms_translations():

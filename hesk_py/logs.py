@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Iterable
 
 # key=value, "key": "value" and URL credentials (scheme://user:password@host)
 _SECRET_PATTERNS = [
@@ -12,7 +13,11 @@ _SECRET_PATTERNS = [
 ]
 
 
-def redact(text: str) -> str:
+def redact(text: str, known: Iterable[str] = ()) -> str:
+    """``text`` without secrets: ``password=...``-style values, URL credentials, and every value in
+    ``known`` (the configured passwords and keys, wherever they appear)."""
+    for value in sorted({str(v) for v in known if v and len(str(v)) >= 4}, key=len, reverse=True):
+        text = text.replace(value, "***")
     for pattern in _SECRET_PATTERNS:
         if pattern.groups == 3:
             text = pattern.sub(r"\1***\3", text)

@@ -4,7 +4,8 @@ This module is the only code that touches the ``hesk_settings`` table. Keys are 
 the setting (reference/HESK.md §4); nested HESK keys use dotted names (``attachments.max_size``).
 Only values that differ from the default are stored (as JSON); saving a value equal to the default
 deletes its row. Reading is strict: an unknown key raises ``UnknownSetting``. The stored overrides are
-loaded once per application context (one query per request) and cached on ``flask.g``.
+cached per process (``hesk_py/shared_cache.py`` explains when a change shows elsewhere: at once on this
+machine, within ``[cache] check_seconds`` on other app servers).
 Secrets (``secret=True``: the SMTP, IMAP and POP3 passwords) are stored encrypted with a key derived
 from the bootstrap config's secret key; changing that key makes them unreadable (they read as empty
 and the settings status box says so) until they are typed again.
@@ -24,6 +25,13 @@ Where hesk_py differs from HESK:
   ``custom_footer`` (sanitised HTML); the logo upload (``site_logo``) is a hesk_py addition.
 * Barcodes on printed tickets are QR codes (segno); HESK's linear barcode types need its PHP library.
 * ``url_key`` empty turns the cron URL (``/cron?key=...``) off; HESK then runs its cron scripts for anyone.
+* "Rich text" is Markdown (the knowledgebase's renderer and sanitiser), not TinyMCE's HTML: with
+  ``staff_ticket_formatting`` 2 staff replies are Markdown, stored as typed with their format; ``kb_wysiwyg``
+  gives the (always Markdown) article editor a toolbar and a preview.
+* The idle time of staff sessions is the bootstrap option ``[security] session_idle_minutes`` (HESK has no
+  setting: it uses PHP's session lifetime); ``extend_admin`` makes open pages ping instead of HESK's frame.
+* ``debug_mode`` shows administrators the error behind a 500 page (secrets removed), not PHP and SQL errors
+  to everyone; the users-online list (``online``) is on the staff home page, not in every page's footer.
 
 HESK settings left out because they do not apply to a Python app:
 * ``db_host``, ``db_name``, ``db_user``, ``db_pass``, ``db_pfix`` (General tab): the database is chosen
@@ -56,10 +64,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from flask import current_app, g
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 
+from hesk_py import shared_cache
 from hesk_py.extensions import db
 
 TABS = ("general", "help_desk", "look", "knowledgebase", "email", "ticket_list", "misc")
@@ -399,30 +408,43 @@ def unreadable_secrets() -> list[str]:
 
 # --- reading -------------------------------------------------------------------------------------
 
-def _overrides() -> dict[str, Any]:
-    cache = g.get("_hesk_settings")
-    if cache is None:
-        from hesk_py.models import Setting
+@dataclass(frozen=True)
+class _Loaded:
+    raw: dict[str, Any]  # the stored overrides (secrets encrypted)
+    values: dict[str, Any]  # every declared key: its stored value decoded, or its default
 
-        cache = {}
-        for key, value in db.session.execute(select(Setting.key, Setting.value)):
-            if key in _REGISTRY:  # rows of keys removed in a newer version are ignored
-                cache[key] = value
-        g._hesk_settings = cache
-    return cache
+
+def _load() -> _Loaded:
+    from hesk_py.models import Setting
+
+    raw = {}
+    for key, value in db.session.execute(select(Setting.key, Setting.value)):
+        if key in _REGISTRY:  # rows of keys removed in a newer version are ignored
+            raw[key] = value
+    values = {k: (_decode(d, raw[k]) if k in raw else d.default) for k, d in _REGISTRY.items()}
+    return _Loaded(raw, values)
+
+
+def _loaded() -> _Loaded:
+    """The settings, cached per process until they change (hesk_py/shared_cache.py: a change through the
+    help desk shows at once on this machine, within ``[cache] check_seconds`` on other app servers)."""
+    return shared_cache.cached("settings", _load)
+
+
+def _overrides() -> dict[str, Any]:
+    return _loaded().raw
 
 
 def get(key: str) -> Any:
-    d = definition(key)
-    over = _overrides()
-    if key not in over:
-        return d.default
-    return _decode(d, over[key])
+    try:
+        return _loaded().values[key]
+    except KeyError:
+        definition(key)  # raises UnknownSetting
+        raise
 
 
 def all_values() -> dict[str, Any]:
-    over = _overrides()
-    return {k: (_decode(d, over[k]) if k in over else d.default) for k, d in _REGISTRY.items()}
+    return dict(_loaded().values)
 
 
 def stored() -> dict[str, Any]:
@@ -487,8 +509,6 @@ def save(values: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
     except Exception:
         db.session.rollback()
         raise
-    finally:
-        g.pop("_hesk_settings", None)
     return changed
 
 
@@ -523,7 +543,10 @@ def template_html(key: str):
 
     if definition(key).kind != "html":
         raise ValueError(f"{key} is not an HTML setting")
-    return Markup(clean_html(str(template_value(key) or "")))
+    value = str(template_value(key) or "")
+    if not value:
+        return Markup("")
+    return shared_cache.cached(f"settings.html:{key}", lambda: Markup(clean_html(value)))
 
 
 def init_app(app) -> None:
@@ -735,8 +758,9 @@ declare("list_users", False, "bool", tab="help_desk", group="features", label=_l
         help=_l("Show a list of usernames on the staff login page instead of a text field. Not "
                 "recommended: it tells everyone your usernames."))
 declare("debug_mode", False, "bool", tab="help_desk", group="features", label=_l("Debug mode"),
-        help=_l("Show staff detailed error messages (SMTP conversations, why an email was not imported). "
-                "Turn it off on a live help desk."))
+        help=_l("When a page fails with an error, show administrators (only them) the error's type, message "
+                "and traceback on the error page, with passwords and keys replaced by ***. Customers and other "
+                "staff always see the plain error page. Turn it off on a live help desk."))
 declare("short_link", False, "bool", tab="help_desk", group="features", label=_l("Short links"),
         help=_l("Shorten long addresses shown in messages (more than 70 characters) with \"...\"."))
 declare("submitting_wait", True, "bool", tab="help_desk", group="features",
@@ -754,10 +778,16 @@ declare("disable_autofill_admin", False, "bool", tab="help_desk", group="feature
         label=_l("Disable autocomplete on the staff form"),
         help=_l("Ask browsers not to fill in the staff \"New ticket\" form automatically."))
 declare("extend_admin", False, "bool", tab="help_desk", group="features", label=_l("Extend staff sessions"),
-        help=_l("Keep staff logged in while a help desk page stays open in the browser."))
+        help=_l("Staff are logged out after some time without opening a page (session_idle_minutes in the "
+                "bootstrap config, 24 minutes unless changed); a reply sent after that is kept as a draft for "
+                "when they log in again. With this on, an open staff page tells the help desk every few "
+                "minutes that it is still open (this needs JavaScript), so staff stay logged in until they "
+                "log out or close the browser."))
 declare("extend_customer", False, "bool", tab="help_desk", group="features",
         label=_l("Extend customer sessions"),
-        help=_l("Keep customers logged in while a help desk page stays open in the browser."))
+        help=_l("Keep customers logged in while a help desk page stays open in the browser. Without it, a "
+                "customer account's session ends after 30 minutes without a page (\"Remember me\" logs them in "
+                "again)."))
 declare("select_cat", False, "bool", tab="help_desk", group="features",
         label=_l("\"Click to select\" category"),
         help=_l("Make \"Click to select\" the first choice of the category list, so people must choose one "
@@ -771,12 +801,19 @@ declare("cat_show_select", 15, "int", tab="help_desk", group="features", min=0, 
         help=_l("With more categories than this, customers choose from a drop-down list instead of a list "
                 "of links. 0 always shows the drop-down."))
 declare("staff_ticket_formatting", 0, "choice", tab="help_desk", group="features", control="radio",
-        choices=((0, _l("Plain text")), (2, _l("Rich text"))), label=_l("Ticket formatting (staff)"),
-        help=_l("How staff write tickets, replies, canned responses and templates: plain text, or rich "
-                "text with bold, lists and links (cleaned of anything unsafe)."))
+        choices=((0, _l("Plain text")), (2, _l("Markdown"))), label=_l("Ticket formatting (staff)"),
+        help=_l("How staff write replies. Plain text: shown as typed, web addresses made into links. Markdown: "
+                "**bold**, *italic*, [links](https://example.com), lists, `code` and > quotes, with a small "
+                "toolbar and a preview on the reply form. A reply is stored exactly as typed, with its format; "
+                "customers and staff see it as formatted HTML cleaned of anything unsafe, HTML emails carry it "
+                "formatted and plain text emails as typed. Replies keep the format they were written in when "
+                "this changes."))
 declare("multi_eml", False, "bool", tab="help_desk", group="features", label=_l("Ticket followers"),
         help=_l("Allow tickets to have more than one customer. Followers get the same notifications as the "
-                "customer who opened the ticket."))
+                "customer who opened the ticket, and may view it and reply (web and email). With customer "
+                "accounts on, the followers a customer names (the Cc field of the ticket form, the To and Cc "
+                "of their email) are added only when they have a verified account; the others are ignored. "
+                "Staff may add any address; a follower with an account sees the ticket in My tickets."))
 declare("staff_nicknames", False, "bool", tab="help_desk", group="features", label=_l("Nicknames"),
         help=_l("Staff may set a nickname that customers see instead of their real name."))
 
@@ -915,15 +952,16 @@ declare("attachments.allowed_types",
 declare("attachments.attachment_in_email_type", 0, "choice", tab="help_desk", group="attachments",
         control="radio", choices=((0, _l("Link to the attachments")), (1, _l("Attach the files to the email"))),
         label=_l("Attachments in emails"),
-        help=_l("Notification emails either link to a ticket's attachments or carry the files themselves. "
-                "Files not attached (too large, too many) are always sent as links."))
+        help=_l("Notification emails whose template includes the message (%%MESSAGE%% or %%ATTACHMENTS%%, "
+                "see Email templates) either link to its attachments or carry the files themselves. Files not "
+                "attached (too large, too many) are always sent as links."))
 declare("attachments.direct_attachment_in_email", 0, "choice", tab="help_desk", group="attachments",
         control="radio", choices=((0, _l("Only files smaller than the size below")), (1, _l("Files of any size"))),
         label=_l("Which files to attach"),
         help=_l("When files are attached to emails: only small files, or every file."))
 declare("attachments.file_max_size", 500, "int", tab="help_desk", group="attachments", min=1, max=65536,
         unit=_l("KB"), label=_l("Largest file to attach"),
-        help=_l("Files up to this size are attached to emails; larger ones are sent as links."))
+        help=_l("Files smaller than this are attached to emails; larger ones are sent as links."))
 declare("attachments.direct_attachment_in_email_no_of_files", 2, "choice", tab="help_desk",
         group="attachments", control="radio",
         choices=((2, _l("Only the first files (number below)")), (3, _l("All files"))),
@@ -963,7 +1001,9 @@ declare("kb_enable", 1, "choice", tab="knowledgebase", group="knowledgebase", co
         help=_l("A knowledgebase of articles that answer common questions. In knowledgebase-only mode the "
                 "ticket form is hidden from customers; staff and email can still create tickets."))
 declare("kb_wysiwyg", True, "bool", tab="knowledgebase", group="knowledgebase", label=_l("Rich text editor"),
-        help=_l("Write articles with a formatting toolbar instead of plain text."))
+        help=_l("Articles are written in Markdown and shown as formatted HTML cleaned of anything unsafe. With "
+                "this on, the article editor has a toolbar (bold, italic, link, list, code, quote) and a "
+                "preview; when off, it is a plain text box with a Markdown hint."))
 declare("kb_recommendanswers", True, "bool", tab="knowledgebase", group="knowledgebase",
         label=_l("Suggest articles"),
         help=_l("Before a ticket is submitted, show articles matching its subject and message; they may "
@@ -1058,7 +1098,8 @@ declare("save_embedded", True, "bool", tab="email", group="email_to_ticket", lab
 declare("email_include_to", False, "bool", tab="email", group="email_to_ticket",
         label=_l("Add To: addresses as followers"),
         help=_l("Add the other addresses in an email's To: header as ticket followers (needs \"Ticket "
-                "followers\"). Ban your own help desk address, or emails will loop."))
+                "followers\"). The \"From:\" address and the SMTP, IMAP and POP3 logins are never added; ban "
+                "any other address of the help desk (the one mail is piped from), or emails will loop."))
 declare("email_include_cc", False, "bool", tab="email", group="email_to_ticket",
         label=_l("Add Cc: addresses as followers"),
         help=_l("Add the addresses in an email's Cc: header as ticket followers (needs \"Ticket followers\")."))
@@ -1134,8 +1175,10 @@ declare("pipe_customer_rejection_email_cooldown_hours", 24, "int", tab="email", 
 
 # --- Email: detect typos ---------------------------------------------------------------------
 declare("detect_typos", True, "bool", tab="email", group="typos", label=_l("Detect email typos"),
-        help=_l("Suggest a correction when a customer mistypes a common email provider (gmial.com -> "
-                "gmail.com)."))
+        help=_l("Suggest a correction when an email address looks like a common provider mistyped "
+                "(gmial.com -> gmail.com). The customer ticket form asks once, beside the field (\"Did you "
+                "mean ...?\"), and the customer takes the suggestion or keeps what they typed; with JavaScript "
+                "the question also appears while typing, there and on the staff \"New ticket\" form."))
 declare("email_providers",
         ["aim.com", "aol.com", "att.net", "bellsouth.net", "btinternet.com", "charter.net", "comcast.net",
          "cox.net", "earthlink.net", "gmail.com", "gmx.com", "gmx.de", "googlemail.com", "hotmail.com",
@@ -1143,7 +1186,9 @@ declare("email_providers",
          "outlook.com", "protonmail.com", "rocketmail.com", "sbcglobal.net", "t-online.de", "ukr.net",
          "verizon.net", "web.de", "yahoo.com", "yandex.ru", "ymail.com"],
         "list", tab="email", group="typos", check=_domains, control="textarea", max_length=253,
-        label=_l("Email providers"), help=_l("The domains typos are compared with, one per line."))
+        label=_l("Email providers"),
+        help=_l("The domains typos are compared with, one per line. An address at one of them is never "
+                "questioned."))
 
 # --- Email: notify customers -----------------------------------------------------------------
 declare("notify_new", True, "bool", tab="email", group="notify", label=_l("A new ticket is submitted"),
@@ -1226,9 +1271,12 @@ declare("submit_notice", False, "bool", tab="misc", group="other", label=_l("Sub
         help=_l("Remind customers on the ticket form to check what they typed, and that their IP address "
                 "is recorded."))
 declare("online", False, "bool", tab="misc", group="other", label=_l("Users online"),
-        help=_l("List the staff who are online at the bottom of staff pages."))
+        help=_l("List the staff who are online at the bottom of the staff home page (the ticket list), for "
+                "staff allowed to view online staff members."))
 declare("online_min", 10, "int", tab="misc", group="other", min=1, max=999, unit=_l("minutes"),
-        label=_l("Online timeout"), help=_l("Staff count as online this many minutes after their last click."))
+        label=_l("Online timeout"),
+        help=_l("Staff count as online this many minutes after they last opened a page (the time is noted at "
+                "most once a minute). Logging out takes them off the list at once."))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1318,19 +1366,3 @@ def _mark_pending(feature: Any, *keys: str) -> None:
         _REGISTRY[key] = replace(definition(key), pending=feature)
 
 
-_mark_pending(_l("customer accounts"), "customer_accounts", "customer_accounts_registration", "customer_autologin",
-              "customer_accounts_allow_email_changes", "customer_accounts_verify_email_cooldown",
-              "require_mfa_customers", "customer_ticket_list", "extend_customer")
-_mark_pending(_l("an idle time-out for staff sessions (staff sessions now last until the browser closes)"),
-              "extend_admin")
-_mark_pending(_l("customer accounts"), "pipe_customer_rejection_notification",
-              "pipe_customer_rejection_email_cooldown_hours")
-_mark_pending(_l("ticket followers"), "multi_eml", "email_include_to", "email_include_cc", "email_max_recipients")
-_mark_pending(_l("files attached to notification emails"), "attachments.attachment_in_email_type",
-              "attachments.direct_attachment_in_email", "attachments.file_max_size",
-              "attachments.direct_attachment_in_email_no_of_files", "attachments.first_x_attachments")
-_mark_pending(_l("HTML emails"), "email_formatting")
-_mark_pending(_l("email typo suggestions on the ticket form"), "detect_typos", "email_providers")
-_mark_pending(_l("a rich text editor"), "kb_wysiwyg", "staff_ticket_formatting")
-_mark_pending(_l("the users online list"), "online", "online_min")
-_mark_pending(_l("detailed error reports for staff"), "debug_mode")

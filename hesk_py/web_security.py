@@ -49,6 +49,42 @@ class Response(FlaskResponse):
         return super().set_cookie(key, value, *args, **kwargs)
 
 
+# The staff panel's login and a customer account's login live side by side in the one signed session cookie
+# (a staff member may be a customer too, in the same browser). Logging in or out of one starts a new session
+# (``restart_session``): nothing from before survives, so no state planted or left over before a login
+# carries into it (session fixation), the CSRF token included; only the other login's keys stay.
+STAFF_LOGIN_KEYS = ("_user_id", "_fresh", "_id",  # Flask-Login's
+                    "hesk_auth_at", "hesk_seen_at")  # admin/security.py: AUTH_AT, SEEN_AT
+CUSTOMER_LOGIN_KEYS = ("hesk_customer",)  # hesk_py/public/accounts.py: SESSION_KEY
+
+
+def restart_session(*, keep: tuple[str, ...]) -> None:
+    """A new session for a login or a logout: everything goes but the keys in ``keep`` (the other login)."""
+    from flask import session
+
+    kept = {key: session[key] for key in keep if key in session}
+    session.clear()
+    session.update(kept)
+
+
+def safe_next(target: str | None) -> str | None:
+    """``target`` when it is a path on this site, else None (where to go after a login, staff or customer).
+    Refuses other sites in every disguise: ``//evil``, ``/\\evil``, ``https:evil``, tabs or newlines (browsers
+    drop them), non-ASCII look-alikes."""
+    from urllib.parse import urlsplit
+
+    if not target or len(target) > 2000:
+        return None
+    if any(ord(ch) < 33 or ord(ch) > 126 for ch in target):
+        return None
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
 def adjust_headers(response):
     if not _setting("x_frame_opt", True):
         response.headers.pop("X-Frame-Options", None)

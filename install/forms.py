@@ -65,7 +65,7 @@ class DatabaseForm(FlaskForm):
 
 
 class HelpdeskForm(FlaskForm):
-    title = StringField(_l("Help desk title"), default="Help Desk",
+    title = StringField(_l("Help desk title"), default=lambda: str(_l("Help desk")),
                         validators=[DataRequired(message=REQUIRED), Length(max=255)])
     url = StringField(_l("Help desk URL"), validators=[DataRequired(message=REQUIRED), Length(max=255)])
     language = SelectField(_l("Default language"), choices=_language_choices, default="en")

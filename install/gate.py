@@ -24,13 +24,22 @@ def _install_gate():
     endpoint = request.endpoint or ""
     if current_app.config.get("HESK_INSTALLED"):
         # by path too: a wrong method or a missing slash under /install/ is not found either
-        prefix = url_for("install.index")[len(request.script_root):]
-        if endpoint.startswith("install.") or (request.path.rstrip("/") + "/").startswith(prefix):
+        if endpoint.startswith("install.") or (request.path.rstrip("/") + "/").startswith(_installer_path()):
             abort(404)
         return None
     if endpoint.startswith("install.") or endpoint in _OPEN_BEFORE_INSTALL:
         return None
     return redirect(url_for("install.index"))
+
+
+def _installer_path() -> str:
+    """The installer's path below the help desk's prefix ("/install/"): its URL rule, looked up once."""
+    found = current_app.extensions.get("hesk_installer_path")
+    if found is None:
+        found = next((rule.rule for rule in current_app.url_map.iter_rules() if rule.endpoint == "install.index"),
+                     "/install/")
+        current_app.extensions["hesk_installer_path"] = found
+    return found
 
 
 def _use_installer_key(app) -> None:

@@ -972,9 +972,11 @@ class Installation:
         with self._services():
             with force_locale(p.language):
                 ask, answer = spam_question()
+                site_title = str(_("Website"))  # the main website's name until the admin sets it
             try:
                 settings.save({
                     "hesk_title": p.title,
+                    "site_title": site_title,
                     "hesk_url": p.url,
                     "site_url": f"{origin.scheme}://{origin.netloc}",
                     "language": p.language,

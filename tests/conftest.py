@@ -5,7 +5,8 @@ each test run creates its own database there and drops it at the end.
 
 Fixtures: ``app``, ``client``, ``runner``, ``admin`` (an administrator), ``make_user``, ``login`` (through the
 real login form), ``make_ticket`` (through the ticket service), ``smtp_server`` (aiosmtpd, really receiving
-mail), ``live_server`` (waitress in a thread), ``count_queries``.
+mail), ``live_server`` (waitress in a thread), ``count_queries``, ``other_app`` (a second app object on the same
+database: another server process).
 """
 from __future__ import annotations
 
@@ -347,3 +348,21 @@ def live_server(app):
     server = LiveServer(app).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def other_app(database_url, tmp_path):
+    """``other_app(**config)``: a second app object on the same database, with caches of its own (another
+    server process, hesk_py/shared_cache.py); disposed at the end."""
+    made = []
+
+    def make(**config):
+        other = make_test_app(database_url, tmp_path / f"other{len(made)}", **config)
+        made.append(other)
+        return other
+
+    yield make
+    for other in made:
+        with other.app_context():
+            db.session.remove()
+            db.engine.dispose()

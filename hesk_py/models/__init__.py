@@ -1,6 +1,8 @@
 """Every table of the help desk. Import models from here: ``from hesk_py.models import Ticket``."""
 from hesk_py.models.canned import CannedResponse, TicketTemplate
-from hesk_py.models.customers import Customer
+from hesk_py.models.customers import (
+    Customer, CustomerAuthToken, CustomerMfaBackupCode, CustomerMfaEmailCode, CustomerToken, PipeRejection,
+)
 from hesk_py.models.outbox import OUTBOX_FAILED, OUTBOX_QUEUED, OUTBOX_SENT, OutboxMessage
 from hesk_py.models.custom_fields import CustomField
 from hesk_py.models.email_templates import EmailTemplate
@@ -14,7 +16,7 @@ from hesk_py.models.security import (
 )
 from hesk_py.models.service_messages import ServiceMessage
 from hesk_py.models.settings import Setting
-from hesk_py.models.tickets import Attachment, Note, Reply, Ticket, TicketEvent
+from hesk_py.models.tickets import Attachment, Note, Reply, Ticket, TicketCount, TicketEvent, TicketFollower
 from hesk_py.models.ticket_work import (
     ReplyDraft,
     TicketAlias,
@@ -37,6 +39,10 @@ __all__ = [
     "CannedResponse",
     "Category",
     "Customer",
+    "CustomerAuthToken",
+    "CustomerMfaBackupCode",
+    "CustomerMfaEmailCode",
+    "CustomerToken",
     "CustomField",
     "EmailTemplate",
     "FailedAttempt",
@@ -57,6 +63,7 @@ __all__ = [
     "OUTBOX_SENT",
     "OutboxMessage",
     "PasswordReset",
+    "PipeRejection",
     "QuarantinedMail",
     "RateLimitCounter",
     "Priority",
@@ -68,7 +75,9 @@ __all__ = [
     "Ticket",
     "TicketAlias",
     "TicketBookmark",
+    "TicketCount",
     "TicketEvent",
+    "TicketFollower",
     "TicketLink",
     "TicketTimer",
     "TicketTemplate",

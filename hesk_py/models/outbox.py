@@ -21,7 +21,8 @@ class OutboxMessage(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     template: Mapped[str] = mapped_column(String(50))  # new_ticket, new_reply_by_staff, ...
-    recipient: Mapped[str] = mapped_column(String(255))
+    recipient: Mapped[str] = mapped_column(String(255))  # To
+    cc: Mapped[Any] = mapped_column(JSON, nullable=True)  # Cc addresses (a ticket's followers), or None
     language: Mapped[str | None] = mapped_column(String(10), nullable=True)
     ticket_id: Mapped[int | None] = mapped_column(
         ForeignKey("hesk_tickets.id", ondelete="SET NULL"), nullable=True, index=True

@@ -14,3 +14,13 @@ class Setting(db.Model):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+
+class CacheGeneration(db.Model):
+    """The change marker of the per-process caches (hesk_py/shared_cache.py): a new random token is written in
+    the transaction of every change to a cached table. One row, ``name = "shared"``."""
+
+    __tablename__ = "hesk_cache_generation"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))

@@ -64,6 +64,9 @@ class Ticket(db.Model):
     # knowledgebase articles suggested to the customer while they typed
     suggested_articles: Mapped[Any] = mapped_column(JSON, nullable=True)
     custom: Mapped[Any] = mapped_column(JSON, nullable=True)  # {"custom1": "...", ...}
+    # how many rows of hesk_ticket_followers the ticket has (kept by the ticket service): a page of a ticket
+    # without followers, and the list's "+N more", need no query for them
+    follower_count: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
 
     category = relationship("Category", lazy="joined", innerjoin=True)
     priority = relationship("Priority", lazy="joined", innerjoin=True)
@@ -83,11 +86,14 @@ class Ticket(db.Model):
     )
 
     __table_args__ = (
-        # The staff ticket list: open tickets by status, newest change first, per category/owner.
-        Index("ix_hesk_tickets_status_updated", "status_id", "updated_at"),
+        # The staff ticket list: open tickets by status, newest change first, per category/owner; the
+        # list's default order reads the first two without touching rows (migration 0019).
+        Index("ix_hesk_tickets_list", "status_id", "updated_at", "id", "priority_id", "category_id", "owner_id"),
+        Index("ix_hesk_tickets_critical", "priority_id", "status_id", "updated_at", "id", "category_id",
+              "owner_id"),
+        Index("ix_hesk_tickets_status_due", "status_id", "due_date", "category_id", "owner_id"),
         Index("ix_hesk_tickets_category_status_updated", "category_id", "status_id", "updated_at"),
         Index("ix_hesk_tickets_owner_status_updated", "owner_id", "status_id", "updated_at"),
-        Index("ix_hesk_tickets_priority_status", "priority_id", "status_id"),
         Index("ix_hesk_tickets_updated", "updated_at"),
         Index("ix_hesk_tickets_created", "created_at"),
         Index("ix_hesk_tickets_due", "due_date"),
@@ -113,6 +119,8 @@ class Reply(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     rating: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)  # 1 not helpful, 5 helpful
     read: Mapped[bool] = mapped_column(Boolean, default=False)
+    # "text" or "markdown" (staff with "Ticket formatting (staff)" on): the message is stored as typed either way
+    message_format: Mapped[str] = mapped_column(String(10), default="text", server_default="text")
 
     ticket: Mapped[Ticket] = relationship(back_populates="replies")
     attachments: Mapped[list[Attachment]] = relationship(
@@ -159,6 +167,22 @@ class Attachment(db.Model):
     reply: Mapped[Reply | None] = relationship(back_populates="attachments")
 
 
+class TicketFollower(db.Model):
+    """A follower (Cc) of a ticket: a further customer who gets its notifications in Cc, may view it with
+    their own email and reply (HESK's ``ticket_to_customer`` FOLLOWER rows; the requester is
+    ``Ticket.customer_id``). Written only by the ticket service, which keeps ``Ticket.follower_count``."""
+
+    __tablename__ = "hesk_ticket_followers"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("hesk_tickets.id", ondelete="CASCADE"), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("hesk_customers.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    customer = relationship("Customer", lazy="joined", innerjoin=True)
+
+
 class TicketEvent(db.Model):
     """One line of a ticket's history: who did what, when. Rows are only ever appended."""
 
@@ -176,4 +200,19 @@ class TicketEvent(db.Model):
     ticket: Mapped[Ticket] = relationship(back_populates="history")
 
 
-__all__ = ["Ticket", "Reply", "Note", "Attachment", "TicketEvent"]
+class TicketCount(db.Model):
+    """How many tickets have this status, category, owner (0: unassigned), priority and tagged flag.
+    Written only by triggers on ``hesk_tickets`` (migration 0019), never by code: the ticket list reads
+    its quick-filter counts and totals here instead of counting tickets."""
+
+    __tablename__ = "hesk_ticket_counts"
+
+    status_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    category_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    owner_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    priority_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    tagged: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+
+
+__all__ = ["Ticket", "Reply", "Note", "Attachment", "TicketEvent", "TicketFollower", "TicketCount"]

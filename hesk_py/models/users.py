@@ -36,6 +36,10 @@ class User(UserMixin, db.Model):
     mfa_secret: Mapped[str | None] = mapped_column(String(255), nullable=True)
     mfa_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # The users-online list (settings online/online_min): the last request, written at most once a minute.
+    # Deferred: a database still at an older revision (before 0018) must let staff log in to upgrade it;
+    # the login loader asks for it once the schema is known to be current (accounts.load_user).
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, deferred=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     categories: Mapped[list[UserCategory]] = relationship(

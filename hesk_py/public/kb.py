@@ -74,8 +74,7 @@ def _kb_helpers():
     def kb_home_articles():
         if not current_app.config.get("HESK_INSTALLED") or not int(settings.get("kb_enable")):
             return {"popular": [], "latest": []}
-        return {"popular": kb.popular(_int_setting("kb_index_popart"), kb.CUSTOMERS),
-                "latest": kb.latest(_int_setting("kb_index_latest"), kb.CUSTOMERS)}
+        return kb.home_lists(_int_setting("kb_index_popart"), _int_setting("kb_index_latest"))
 
     return {"kb_home_articles": kb_home_articles}
 

@@ -35,7 +35,8 @@ from werkzeug.datastructures import MultiDict
 from hesk_py import settings
 from hesk_py.extensions import csrf, db, limiter, talisman
 from hesk_py.i18n import LANGUAGE_COOKIE, LANGUAGES
-from hesk_py.models import Attachment, Reply, User
+from hesk_py.models import Attachment, Reply
+from hesk_py.public import page_cache
 from hesk_py.public.forms import (
     ForgotTrackingIdForm,
     LanguageForm,
@@ -54,6 +55,7 @@ bp = Blueprint("public", __name__)
 
 EMAIL_COOKIE = "hesk_myemail"
 GRANTS = "hesk_tickets"  # session key: tracking IDs this browser has proven access to
+FOLLOWING = "hesk_ticket_as"  # session key: tracking ID -> the follower (customer id) this browser came in as
 REMEMBERED_CUSTOM = "hesk_custom"  # session key: custom field values of the last ticket (HESK's option)
 MAX_GRANTS = 20
 # endpoints that work in maintenance mode (nothing: customers see the notice everywhere)
@@ -124,6 +126,15 @@ def linkify(text: str | None) -> Markup:
 _URL_RE = re.compile(r"\bhttps?://[^\s<>\"'`]+", re.IGNORECASE)
 
 
+@bp.app_template_filter("markdown")
+def markdown(text: str | None) -> Markup:
+    """Markdown as safe HTML: the knowledgebase's renderer and sanitiser (staff replies written in Markdown
+    with ``staff_ticket_formatting``, articles)."""
+    from hesk_py.services import knowledgebase
+
+    return knowledgebase.render(text or "")
+
+
 def _short_links() -> bool:
     try:
         return bool(settings.get("short_link"))
@@ -162,8 +173,12 @@ def index():
     kb_home = knowledgebase_url()
     if kb_only and kb_home:
         return redirect(kb_home)
-    return render_template("public/index.html", kb_only=kb_only, kb_search_url=knowledgebase_url(search=True),
-                           service_messages=service_messages.for_page(_language()))
+    kept = page_cache.serve("home")  # a first visit: the page as the last first visitor got it
+    if kept is not None:
+        return kept
+    return page_cache.keep(make_response(render_template(
+        "public/index.html", kb_only=kb_only, kb_search_url=knowledgebase_url(search=True),
+        service_messages=service_messages.for_page(_language()))))
 
 
 @bp.post("/language")
@@ -219,13 +234,19 @@ def submit_ticket():
     category = _chosen_category(categories, request.args.get("category") or request.args.get("catid"))
     if category is None:
         return _category_choice(categories)
+    # a first visit (no cookie, the category's own URL): the kept page with this visitor's own tokens
+    kept = page_cache.serve("form", frozenset({"", f"category={category.id}", f"catid={category.id}"}),
+                            form_token=True)
+    if kept is not None:
+        return kept
     priorities = public.customer_priorities()
     form = SubmitTicketForm(formdata=None, data=_prefill(category, priorities))
     fields = custom_fields.fields_for(category.id)
     remembered = session.get(REMEMBERED_CUSTOM) if settings.get("remember_custom_field_values") else None
     values = {**custom_fields.prefill(fields, remembered or {}), **custom_fields.prefill(fields, request.args)}
-    return _render_form(form, category, categories, fields, values, token=antispam.issue_token(),
-                        priorities=priorities)
+    token = antispam.issue_token()
+    return page_cache.keep(_render_form(form, category, categories, fields, values, token=token,
+                                        priorities=priorities), form_token=token)
 
 
 def _chosen_category(categories, wanted):
@@ -249,7 +270,7 @@ def _prefill(category, choices) -> dict:
     """HESK's pre-filling from the URL: name, email, priority, subject, message (and customN)."""
     args = request.args
     data = {"category": str(category.id)}
-    for key in ("name", "email", "subject", "message"):
+    for key in ("name", "email", "cc", "subject", "message"):
         if key in args:
             data[key] = args.get(key, "")[:10000]
     if "email" in args:
@@ -260,11 +281,14 @@ def _prefill(category, choices) -> dict:
     elif not settings.get("select_pri") and choices:
         default = category.default_priority_id
         data["priority"] = str(default if any(p.id == default for p in choices) else choices[-1].id)
+    locked = _customer_identity()
+    if locked:  # a logged-in customer files under their account's name and address
+        data.update(locked, email2=locked["email"])
     return data
 
 
 def _render_form(form, category, categories, fields, values, *, token, errors=None, status=200,
-                 files_dropped=False, captcha_ok=False, priorities=None):
+                 files_dropped=False, captcha_ok=False, priorities=None, email_suggestion=None):
     errors = errors or {}
     if priorities is None:
         priorities = public.customer_priorities()
@@ -289,7 +313,7 @@ def _render_form(form, category, categories, fields, values, *, token, errors=No
         question_html=antispam.question_html() if antispam.question_required() else "",
         limits=attachments.limits(), require_subject=int(settings.get("require_subject")),
         require_message=int(settings.get("require_message")), priorities=priorities,
-        honeypot=antispam.HONEYPOT_VALUES,
+        honeypot=antispam.HONEYPOT_VALUES, email_suggestion=email_suggestion,
     )
     return _no_store(make_response(body, status))
 
@@ -309,8 +333,8 @@ def _submit_post():
                 "Your session expired before the form was sent. Please check it and submit it again.")},
                 files_dropped=bool(files))
         try:
-            ticket = public.submit_ticket(public.Submission(data=request.form, files=files, ip=_client_ip(),
-                                                            language=_language()))
+            ticket = public.submit_ticket(public.Submission(data=_with_identity(request.form), files=files,
+                                                            ip=_client_ip(), language=_language()))
         except antispam.SpamBlocked:
             abort(403)
         except antispam.AlreadySubmitted as exc:
@@ -318,8 +342,11 @@ def _submit_post():
                 return _submitted(exc.trackid)
             return _back_to_form(form, category, categories, {"form": str(exc)}, new_token=True)
         except public.SubmissionRefused as exc:
+            for name, value in exc.corrected.items():  # a typo suggestion the customer took
+                if name in form:
+                    form[name].data = value
             return _back_to_form(form, category, categories, exc.errors, status=exc.status,
-                                 files_dropped=bool(files))
+                                 files_dropped=bool(files), email_suggestion=exc.email_suggestion)
     except OperationalError:
         return _database_down_form()
     except DBAPIError as exc:
@@ -333,7 +360,8 @@ def _submit_post():
     return _submitted(ticket.trackid)
 
 
-def _back_to_form(form, category, categories, errors, *, status=400, files_dropped=False, new_token=False):
+def _back_to_form(form, category, categories, errors, *, status=400, files_dropped=False, new_token=False,
+                  email_suggestion=None):
     """The form again, with every field as typed and each error beside its field."""
     if files_dropped:
         errors.setdefault("attachments", _("For your security, attached files are not kept: please choose "
@@ -348,7 +376,7 @@ def _back_to_form(form, category, categories, errors, *, status=400, files_dropp
     values = _posted_custom(fields)
     captcha_ok = antispam.captcha_ok(antispam.read_token(token), form.captcha.data)
     return _render_form(form, category, categories, fields, values, token=token, errors=errors, status=status,
-                        files_dropped=files_dropped, captcha_ok=captcha_ok)
+                        files_dropped=files_dropped, captcha_ok=captcha_ok, email_suggestion=email_suggestion)
 
 
 def _posted_custom(fields) -> dict:
@@ -426,12 +454,44 @@ def captcha():
     return resp
 
 
+@bp.app_template_global("email_typo_attrs")
+def email_typo_attrs() -> dict:
+    """The data-* attributes of an email field for static/js/email-typo.js (the customer and staff ticket
+    forms), or {} when typo detection is off."""
+    if not settings.get("detect_typos"):
+        return {}
+    return {"data-typo-url": url_for("public.suggest_email"),
+            "data-typo-question": _("Did you mean %(email)s?", email="{email}"),
+            "data-typo-use": _("Yes, use %(email)s", email="{email}"),
+            "data-typo-keep": _("No, keep %(email)s", email="{value}")}
+
+
+@bp.get("/suggest_email")
+def suggest_email():
+    """JSON for the ticket forms' script (HESK's suggest_email.php): ``{"suggestion": "name@gmail.com"}``, or
+    null when the address looks right (or typo detection is off). The form asks the same without it."""
+    from hesk_py.public.kb import json_response
+    from hesk_py.services import email_typos
+
+    return json_response({"suggestion": email_typos.suggestion_for((request.args.get("e") or "")[:300])})
+
+
 # --- view a ticket -------------------------------------------------------------------------------------
 
-def _grant(trackid: str) -> None:
+def _grant(trackid: str, follower_id: int | None = None) -> None:
     granted = [t for t in session.get(GRANTS, []) if t != trackid]
     granted.append(trackid)
     session[GRANTS] = granted[-MAX_GRANTS:]
+    following = {t: c for t, c in session.get(FOLLOWING, {}).items() if t in session[GRANTS] and t != trackid}
+    if follower_id:
+        following[trackid] = follower_id
+    if following or FOLLOWING in session:
+        session[FOLLOWING] = following
+
+
+def _actor(tk):
+    """The requester, or the follower this browser opened the ticket as (their replies are theirs)."""
+    return public.customer_actor(tk, session.get(FOLLOWING, {}).get(tk.trackid))
 
 
 def _has_grant(trackid: str) -> bool:
@@ -442,7 +502,7 @@ def _lookup_form(track="", email="", *, error=None, notice=None, status=200):
     form = ViewTicketForm(formdata=None, data={"track": track, "e": email or request.cookies.get(EMAIL_COOKIE, ""),
                                                "r": bool(request.cookies.get(EMAIL_COOKIE))})
     body = render_template("public/ticket_lookup.html", form=form, error=error, notice=notice,
-                           email_required=public.email_required_to_view())
+                           email_required=public.email_required_to_view() and not _tickets_need_account())
     return _no_store(make_response(body, status))
 
 
@@ -450,12 +510,23 @@ def _open_ticket(trackid: str, email: str | None):
     """The ticket this request may see, or a response (the look-up form, a block or a ban)."""
     ip = _client_ip()
     try:
-        if _has_grant(trackid):
+        owned = _own_ticket(trackid)
+        if owned is not None:  # the logged-in customer's own ticket (filed or followed): no email needed
+            public.check_ip(ip)
+            _grant(owned.trackid, _account_follower_id(owned))
+            return owned, None
+        need_account = _tickets_need_account()
+        if not need_account and _has_grant(trackid):
             public.check_ip(ip)
             return tickets.get_ticket(trackid), None
+        if need_account:  # accounts required: a customer's own tickets only (asked again each time), whatever is typed
+            public.check_ip(ip)
+            attempts.record_failure(ip)
+            raise TicketNotFound(trackid)
         if public.email_required_to_view() and not (email or "").strip():
             return None, _lookup_form(trackid, notice=_("Enter the email address you used for this ticket."))
         ticket = public.find_ticket(trackid, email, ip)
+        follower_id = public.viewer_id(ticket, email)
     except public.LookupBlocked as exc:
         return None, _lookup_form(trackid, email or "", error=str(exc), status=429)
     except public.Banned as exc:
@@ -463,7 +534,7 @@ def _open_ticket(trackid: str, email: str | None):
     except TicketNotFound:
         return None, _lookup_form(trackid, email or "", status=404, error=_(
             "Ticket not found. Please check the tracking ID and the email address."))
-    _grant(ticket.trackid)
+    _grant(ticket.trackid, follower_id)
     return ticket, None
 
 
@@ -493,16 +564,14 @@ def _thread(tk):
     thread = tk
     replies = list(thread.replies)
     staff_ids = {r.staff_id for r in replies if r.staff_id}
-    names = {}
-    if staff_ids:
-        use_nick = settings.get("staff_nicknames")
-        for uid, name, nick in db.session.execute(select(User.id, User.name, User.nickname).where(
-                User.id.in_(staff_ids))):
-            names[uid] = (nick if use_nick and nick else name)
+    names = public.staff_names(staff_ids) if staff_ids else {}
     files = {}
-    for att in db.session.scalars(select(Attachment).where(Attachment.ticket_id == thread.id,
-                                                           Attachment.note_id.is_(None)).order_by(Attachment.id)):
-        files.setdefault(att.reply_id, []).append(att)
+    # by ticket only (its index), notes' files left out here: "note_id IS NULL" could lead the database to
+    # the note index, which holds every file of every reply
+    for att in db.session.scalars(select(Attachment).where(Attachment.ticket_id == thread.id)
+                                  .order_by(Attachment.id)):
+        if att.note_id is None:
+            files.setdefault(att.reply_id, []).append(att)
     if int(settings.get("new_top")):
         replies.reverse()
     return thread, replies, names, files
@@ -530,6 +599,7 @@ def _render_ticket(tk, *, reply_form=None, errors=None, status=200, files_droppe
         can_resolve=settings.get("custclose") and not thread.status.is_closed,
         can_reopen=settings.get("custopen") and thread.status.is_closed and not thread.locked,
         rating=settings.get("rating"), reply_top=int(settings.get("reply_top")),
+        followers=public.shown_followers(thread, session.get(FOLLOWING, {}).get(thread.trackid)),
     )
     return _no_store(make_response(body, status))
 
@@ -537,10 +607,17 @@ def _render_ticket(tk, *, reply_form=None, errors=None, status=200, files_droppe
 def _ticket_for_post():
     """The ticket a POST acts on: the browser must have opened it before (its session remembers)."""
     trackid = tickets.normalize_trackid(request.form.get("track", ""))
-    if not trackid or not (_has_grant(trackid) or not public.email_required_to_view()):
+    need_account = _tickets_need_account()  # then only the customer's own tickets, asked again each time
+    granted = bool(trackid) and not need_account and _has_grant(trackid)
+    owned = _own_ticket(trackid) if trackid and not granted else None
+    if not trackid or not (granted or owned is not None
+                           or (not public.email_required_to_view() and not need_account)):
         return None, redirect(url_for("public.ticket", track=trackid or None))
     try:
         public.check_ip(_client_ip())
+        if owned is not None:
+            _grant(owned.trackid, _account_follower_id(owned))  # a logged-in follower acts as themselves
+            return owned, None
         return tickets.get_ticket(trackid), None
     except public.LookupBlocked as exc:
         return None, _lookup_form(trackid, error=str(exc), status=429)
@@ -565,7 +642,7 @@ def ticket_reply():
             return _render_ticket(tk, reply_form=form, status=400, files_dropped=bool(files), token=token, errors={
                 "form": _("Your session expired before the reply was sent. Please send it again.")})
         try:
-            public.customer_reply(tk, request.form, files, _client_ip())
+            public.customer_reply(tk, request.form, files, _client_ip(), actor=_actor(tk))
         except antispam.AlreadySubmitted:
             flash(_("This reply was already sent."), "success")
             return redirect(url_for("public.ticket", track=tk.trackid), code=303)
@@ -594,7 +671,7 @@ def ticket_resolve():
         return problem
     if not settings.get("custclose") or tk.status.is_closed:
         abort(403)
-    tickets.customer_resolve(tk, actor=tickets.Actor.customer(tk.name))
+    tickets.customer_resolve(tk, actor=_actor(tk))
     flash(_("Your ticket has been marked resolved."), "success")
     return redirect(url_for("public.ticket", track=tk.trackid), code=303)
 
@@ -606,7 +683,7 @@ def ticket_reopen():
         return problem
     if not settings.get("custopen") or not tk.status.is_closed or tk.locked:
         abort(403)
-    tickets.customer_reopen(tk, actor=tickets.Actor.customer(tk.name))
+    tickets.customer_reopen(tk, actor=_actor(tk))
     flash(_("Your ticket has been reopened. Please tell us what you still need in a reply."), "success")
     return redirect(url_for("public.ticket", track=tk.trackid) + "#reply", code=303)
 
@@ -627,7 +704,7 @@ def ticket_rate():
     if reply is None or reply.ticket_id != tk.id or reply.author_type != "staff":
         abort(404)
     try:
-        rated = tickets.rate_reply(reply, rating, actor=tickets.Actor.customer(tk.name))
+        rated = tickets.rate_reply(reply, rating, actor=_actor(tk))
     except InvalidTicketData:
         abort(400)
     flash(_("Thank you for your feedback.") if rated else _("You have already rated this reply."), "success")
@@ -728,6 +805,43 @@ def _forgot_page(form, token, errors, captcha_on, status):
     return make_response(render_template("public/forgot_tracking_id.html", form=form, token=token,
                                          captcha=captcha_on, form_error=errors.get("form"),
                                          honeypot=antispam.HONEYPOT_VALUES), status)
+
+
+# --- customer accounts (hesk_py/public/accounts.py decides; imported late: it builds on this module) ---
+
+def _own_ticket(trackid: str):
+    from hesk_py.public import accounts
+
+    return accounts.own_ticket(trackid)
+
+
+def _account_follower_id(ticket) -> int | None:
+    from hesk_py.public import accounts
+
+    return accounts.follower_id(ticket)
+
+
+def _tickets_need_account() -> bool:
+    from hesk_py.public import accounts
+
+    return accounts.tickets_need_account()
+
+
+def _customer_identity() -> dict | None:
+    from hesk_py.public import accounts
+
+    return accounts.identity()
+
+
+def _with_identity(form):
+    """The posted ticket form, with the logged-in customer's name and address whatever was posted."""
+    locked = _customer_identity()
+    if not locked:
+        return form
+    data = MultiDict(form)
+    for key, value in (("name", locked["name"]), ("email", locked["email"]), ("email2", locked["email"])):
+        data.setlist(key, [value])
+    return data
 
 
 __all__ = ["bp", "linkify"]

@@ -8,18 +8,23 @@ import hmac
 import logging
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import undefer
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from hesk_py.extensions import db
-from hesk_py.models import AuthToken, MfaEmailCode, PasswordReset, User, UserCategory, UserFeature
+from hesk_py.models import (
+    AuthToken, Customer, CustomerAuthToken, MfaEmailCode, PasswordReset, User, UserCategory, UserFeature,
+)
 from hesk_py.models.types import utcnow
 from hesk_py.services.errors import HeskError
+from hesk_py.services.schema import SCHEMA_AT_HEAD
 from hesk_py.services.permissions import DEFAULT_FEATURES, FEATURES
 
 MIN_PASSWORD_LENGTH = 8
@@ -140,13 +145,21 @@ def _dummy_hash() -> str:
     return _dummy_hash_for(_hash_method())
 
 
+def dummy_password_check(password: str) -> None:
+    """The work of one password check, for an account that does not exist: timing reveals nothing."""
+    check_password_hash(_dummy_hash(), password or "x")
+
+
 def load_user(session_id: str) -> User | None:
     """Flask-Login loader: the id carries the session version, so a password change ends sessions."""
     try:
         uid, version = (int(p) for p in session_id.split(":", 1))
     except (ValueError, AttributeError):
         return None
-    user = db.session.get(User, uid)
+    options = []
+    if current_app.extensions.get(SCHEMA_AT_HEAD):  # newest revision: the users-online time comes along
+        options.append(undefer(User.last_seen_at))
+    user = db.session.get(User, uid, options=options)
     if user is None or not user.active or user.session_version != version:
         return None
     return user
@@ -173,11 +186,34 @@ def _sha256(value: str) -> str:
 
 # --- sessions --------------------------------------------------------------------------------------
 
-def end_sessions(user: User, *, commit: bool = True) -> None:
-    """End every session and "remember me" login of this user (their stored id carries the old version).
-    The caller logs the current browser in again when it should stay logged in."""
+@dataclass(frozen=True)
+class RememberStore:
+    """Where one kind of account keeps its "remember me" tokens: staff (``AuthToken``) or customers
+    (``CustomerAuthToken``, hesk_py/services/customer_accounts.py). The same rules serve both."""
+
+    token: type
+    account: type
+    owner: str  # the token's column naming the account
+
+
+STAFF_REMEMBER = RememberStore(AuthToken, User, "user_id")
+CUSTOMER_REMEMBER = RememberStore(CustomerAuthToken, Customer, "customer_id")
+
+
+def _remember_store(account) -> RememberStore:
+    return CUSTOMER_REMEMBER if isinstance(account, Customer) else STAFF_REMEMBER
+
+
+def _tokens_of(store: RememberStore, account_id: int):
+    return getattr(store.token, store.owner) == account_id
+
+
+def end_sessions(user: User | Customer, *, commit: bool = True) -> None:
+    """End every session and "remember me" login of this account, staff or customer (their stored id
+    carries the old version). The caller logs the current browser in again when it should stay logged in."""
+    store = _remember_store(user)
     user.session_version = (user.session_version or 1) + 1
-    db.session.execute(delete(AuthToken).where(AuthToken.user_id == user.id))
+    db.session.execute(delete(store.token).where(_tokens_of(store, user.id)))
     if commit:
         db.session.commit()
 
@@ -196,13 +232,14 @@ REMEMBER_DAYS = 30  # sliding: every use rotates the token and restarts the peri
 REMEMBER_GRACE = timedelta(seconds=20)
 
 
-def issue_remember_token(user: User) -> str:
+def issue_remember_token(user: User | Customer) -> str:
     """A new token for this browser; returns the cookie value ``selector:validator``."""
+    store = _remember_store(user)
     selector = secrets.token_urlsafe(12)
     validator = secrets.token_urlsafe(32)
     now = utcnow()
-    db.session.add(AuthToken(user_id=user.id, selector=selector, validator_hash=_sha256(validator),
-                             created_at=now, expires_at=now + timedelta(days=REMEMBER_DAYS)))
+    db.session.add(store.token(**{store.owner: user.id}, selector=selector, validator_hash=_sha256(validator),
+                               created_at=now, expires_at=now + timedelta(days=REMEMBER_DAYS)))
     db.session.commit()
     return f"{selector}:{validator}"
 
@@ -216,21 +253,22 @@ def _split_cookie(value: str | None) -> tuple[str, str] | None:
     return selector, validator
 
 
-def use_remember_token(value: str | None) -> tuple[User | None, str | None]:
+def use_remember_token(value: str | None, *, store: RememberStore = STAFF_REMEMBER):
     """Log in with a remember-me cookie. Returns (user, new cookie value) when it is valid: the validator is
     rotated. (user, None) when the browser presented the validator just replaced (two requests at once).
     (None, None) otherwise; a known selector with an old validator means the cookie was copied: every
-    token of that user is revoked and their sessions end."""
+    token of that user is revoked and their sessions end. ``store`` says whose tokens (staff or customers)."""
     parts = _split_cookie(value)
     if parts is None:
         return None, None
     selector, validator = parts
-    token = db.session.scalar(select(AuthToken).where(AuthToken.selector == selector))
+    AuthRow = store.token
+    token = db.session.scalar(select(AuthRow).where(AuthRow.selector == selector))
     if token is None:
         return None, None
     now = utcnow()
-    user = db.session.get(User, token.user_id)
-    if token.expires_at <= now or user is None or not user.active:
+    user = db.session.get(store.account, getattr(token, store.owner))
+    if token.expires_at <= now or user is None or not user.is_active:
         db.session.delete(token)
         db.session.commit()
         return None, None
@@ -239,8 +277,8 @@ def use_remember_token(value: str | None) -> tuple[User | None, str | None]:
         new_validator = secrets.token_urlsafe(32)
         # conditional: of two requests rotating at once, only one wins; the other falls to the grace rule
         rotated = db.session.execute(
-            update(AuthToken)
-            .where(AuthToken.id == token.id, AuthToken.validator_hash == token.validator_hash)
+            update(AuthRow)
+            .where(AuthRow.id == token.id, AuthRow.validator_hash == token.validator_hash)
             .values(validator_hash=_sha256(new_validator), previous_hash=token.validator_hash,
                     rotated_at=now, expires_at=now + timedelta(days=REMEMBER_DAYS))
         ).rowcount
@@ -251,17 +289,35 @@ def use_remember_token(value: str | None) -> tuple[User | None, str | None]:
     if (token.previous_hash and token.rotated_at and now - token.rotated_at <= REMEMBER_GRACE
             and hmac.compare_digest(presented, token.previous_hash)):
         return user, None
-    log.warning("remember-me token of user %s replayed after rotation: all their logins revoked", user.id)
+    log.warning("remember-me token of %s %s replayed after rotation: all their logins revoked",
+                store.account.__name__.lower(), user.id)
     end_sessions(user)
     return None, None
 
 
-def revoke_remember_token(value: str | None) -> None:
+def revoke_remember_token(value: str | None, *, store: RememberStore = STAFF_REMEMBER) -> None:
     parts = _split_cookie(value)
     if parts is None:
         return
-    db.session.execute(delete(AuthToken).where(AuthToken.selector == parts[0]))
+    db.session.execute(delete(store.token).where(store.token.selector == parts[0]))
     db.session.commit()
+
+
+# --- secure areas (HESK's elevator): how long a typed password counts ------------------------------
+
+_DURATION_RE = re.compile(r"^\s*(\d{1,6})\s*([MHD]?)\s*$", re.IGNORECASE)
+
+
+def elevation_duration() -> timedelta:
+    """``elevator_duration`` as a timedelta: HESK stores ``60M`` / ``2H`` / ``1D``; a bare number is minutes."""
+    from hesk_py import settings
+
+    raw = settings.get("elevator_duration")
+    match = _DURATION_RE.match(str(raw))
+    if not match:
+        return timedelta(minutes=60)
+    amount, unit = int(match.group(1)), match.group(2).upper() or "M"
+    return {"M": timedelta(minutes=amount), "H": timedelta(hours=amount), "D": timedelta(days=amount)}[unit]
 
 
 # --- the profile -----------------------------------------------------------------------------------
@@ -833,3 +889,17 @@ def has_category_clause(category_id: int):
     grouped = (select(UserGroup.user_id).join(GroupCategory, GroupCategory.group_id == UserGroup.group_id)
                .where(UserGroup.user_id == User.id, GroupCategory.category_id == category_id))
     return own.exists() | grouped.exists()
+
+
+# --- users online (HESK's "Users online", settings online / online_min) --------------------------------
+
+def users_online(minutes: int, *, including: User | None = None) -> list[tuple[int, str]]:
+    """(id, name) of the active staff whose last request (``last_seen_at``, written at most once a minute
+    by the staff panel) is at most ``minutes`` old, by name; ``including``: someone known to be online now
+    (the viewer) whatever the stored time says."""
+    since = utcnow() - timedelta(minutes=max(1, int(minutes)))
+    rows = dict(db.session.execute(select(User.id, User.name).where(User.active.is_(True),
+                                                                    User.last_seen_at >= since)).all())
+    if including is not None:
+        rows[including.id] = including.name
+    return sorted(rows.items(), key=lambda row: (row[1].lower(), row[0]))

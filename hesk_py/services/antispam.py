@@ -125,9 +125,16 @@ def question_required() -> bool:
     return bool(settings.get("question_use"))
 
 
+# the question a help desk starts with (settings.py's default): shown in the page's language while unchanged
+_DEFAULT_QUESTION = "Type <i>PB6YM</i> here to fight SPAM:"
+
+
 def question_html() -> Markup:
     """The admin's question; it may hold simple formatting (HESK allows HTML), nothing active."""
-    return Markup(nh3.clean(str(settings.get("question_ask") or ""), tags=_QUESTION_TAGS, attributes={}))
+    asked = str(settings.get("question_ask") or "")
+    if asked == _DEFAULT_QUESTION:
+        asked = str(_l("Type <i>PB6YM</i> here to fight SPAM:"))
+    return Markup(nh3.clean(asked, tags=_QUESTION_TAGS, attributes={}))
 
 
 def question_ok(answer: str | None) -> bool:
@@ -179,24 +186,23 @@ def check_form(data: Mapping[str, str], *, captcha: bool, question: bool) -> tup
 
 # --- one-time nonces (the double-submit guard) ---------------------------------------------------
 
-def spend_nonce(nonce: str) -> None:
+def spend_nonce(nonce: str, trackid: str | None = None) -> None:
     """Mark the nonce used in the current transaction; the caller commits it together with what the
-    form creates (and may note the ticket with ``note_trackid`` before that commit).
+    form creates. ``trackid``: the ticket the form filed (told to a later duplicate).
 
-    Raises AlreadySubmitted when it was spent before. A concurrent duplicate waits on the row lock and
-    then fails, so exactly one of them files a ticket.
+    Raises AlreadySubmitted (after rolling the transaction back) when it was spent before. One statement
+    that skips a duplicate (``INSERT IGNORE`` / ``INSERT OR IGNORE``): a concurrent duplicate waits on the
+    row lock of the first one's nonce and then skips, so exactly one of them files a ticket.
     """
     from sqlalchemy import insert
-    from sqlalchemy.exc import IntegrityError
 
-    try:
-        with db.session.begin_nested():
-            db.session.execute(insert(UsedFormToken).values(nonce=nonce, created_at=utcnow()))
-    except IntegrityError:
+    stmt = insert(UsedFormToken).values(nonce=nonce, created_at=utcnow(), trackid=trackid)
+    stmt = stmt.prefix_with("OR IGNORE", dialect="sqlite").prefix_with("IGNORE", dialect="mysql")
+    if db.session.execute(stmt).rowcount == 0:
         db.session.rollback()
-        trackid = db.session.scalar(select(UsedFormToken.trackid).where(UsedFormToken.nonce == nonce))
+        earlier = db.session.scalar(select(UsedFormToken.trackid).where(UsedFormToken.nonce == nonce))
         db.session.rollback()
-        raise AlreadySubmitted(trackid) from None
+        raise AlreadySubmitted(earlier)
     if random.randrange(200) == 0:
         # spent nonces are only needed while their token is valid
         cutoff = utcnow() - timedelta(seconds=TOKEN_MAX_AGE + 3600)

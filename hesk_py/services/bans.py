@@ -20,7 +20,6 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import g, has_app_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -112,10 +111,31 @@ def _email_and_domain(email: str) -> tuple[str, ...]:
     return email, "@" + email.rsplit("@", 1)[1]
 
 
+# The ban lists are the same for every visitor: while they are short, each process keeps them in memory and
+# answers without a query. A ban added or lifted through the help desk counts at once on this machine and
+# within ``[cache] check_seconds`` on other app servers (hesk_py/shared_cache.py); longer lists are asked
+# per request, with the indexed query.
+CACHED_BANS_MAX = 2000
+
+
+def _cached_list(name: str, stmt):
+    def load():
+        rows = db.session.execute(stmt.limit(CACHED_BANS_MAX + 1)).all()
+        return None if len(rows) > CACHED_BANS_MAX else tuple(tuple(r) for r in rows)
+
+    from hesk_py import shared_cache
+
+    return shared_cache.cached(name, load)
+
+
 def is_email_banned(email: str) -> bool:
     keys = _email_and_domain(email)
     if not keys:
         return False
+    banned = _cached_list("bans.emails", select(BannedEmail.email))
+    if banned is not None:
+        wanted = {k.lower() for k in keys}
+        return any(str(e).lower() in wanted for (e,) in banned)
     stmt = select(BannedEmail.id).where(BannedEmail.email.in_(keys)).limit(1)
     return db.session.scalar(stmt) is not None
 
@@ -125,6 +145,9 @@ def is_ip_banned(ip: str) -> bool:
         key = ip_key(ip)
     except ValueError:
         return False
+    ranges = _cached_list("bans.ips", select(BannedIP.ip_from, BannedIP.ip_to))
+    if ranges is not None:
+        return any(str(low).lower() <= key <= str(high).lower() for low, high in ranges)
     stmt = select(BannedIP.id).where(BannedIP.ip_from <= key, BannedIP.ip_to >= key).limit(1)
     return db.session.scalar(stmt) is not None
 
@@ -201,22 +224,18 @@ def unban_ip(ban_id: int) -> None:
 
 # --- mutes ---------------------------------------------------------------------------------------------
 
-def _muted_set() -> set[str]:
-    """Every muted address and @domain: loaded once per app context (a request, a cron run), since a
-    ticket may queue several messages and the list is short."""
-    if has_app_context():
-        cached = g.get("_hesk_muted_emails")
-        if cached is not None:
-            return cached
-    muted = set(db.session.scalars(select(MutedEmail.email)))
-    if has_app_context():
-        g._hesk_muted_emails = muted
-    return muted
+def _muted_set() -> frozenset[str]:
+    """Every muted address and @domain: the list is short and the same for everyone, so each process keeps it
+    until a mute changes (hesk_py/shared_cache.py; a ticket may queue several messages)."""
+    from hesk_py import shared_cache
+
+    return shared_cache.cached("bans.muted", lambda: frozenset(db.session.scalars(select(MutedEmail.email))))
 
 
 def _forget_muted_cache() -> None:
-    if has_app_context():
-        g.pop("_hesk_muted_emails", None)
+    from hesk_py import shared_cache
+
+    shared_cache.forget_context()
 
 
 def is_email_muted(email: str) -> bool:

@@ -3,9 +3,9 @@
 Both are lists of (title, text) in an order staff choose. The tags are HESK's (reference/HESK.md §3.3:
 ``%%HESK_NAME%%``, ``%%HESK_FIRST_NAME%%``, ``%%HESK_EMAIL%%``, ``%%HESK_TRACK_ID%%``, ``%%HESK_ID%%``,
 ``%%HESK_SUBJECT%%``, ``%%HESK_CATEGORY%%``, ``%%HESK_OWNER%%``, ``%%HESK_DUE_DATE%%``,
-``%%HESK_REQUESTER...%%``, ``%%HESK_customN%%``), plus ``%%HESK_STAFF_NAME%%``, the name of the staff
-member writing. HESK fills them in the browser; here the server fills them (for the page without
-JavaScript and for the JSON the reply form's script asks for), so the rules are in one place. A tag the
+``%%HESK_REQUESTER...%%``, ``%%HESK_FOLLOWER...%%``, ``%%HESK_customN%%``), plus ``%%HESK_STAFF_NAME%%``,
+the name of the staff member writing. HESK fills them in the browser; here the server fills them (for the page
+without JavaScript and for the JSON the reply form's script asks for), so the rules are in one place. A tag the
 text uses but the ticket has no value for becomes empty; an unknown tag is left as typed.
 """
 from __future__ import annotations
@@ -30,6 +30,13 @@ TAGS = (
     ("%%HESK_NAME%%", _l("Customer's name")),
     ("%%HESK_FIRST_NAME%%", _l("Customer's first name")),
     ("%%HESK_EMAIL%%", _l("Customer's email")),
+    ("%%HESK_REQUESTER%%", _l("The customer who opened the ticket: name and email")),
+    ("%%HESK_REQUESTER_NAME%%", _l("Name of the customer who opened the ticket")),
+    ("%%HESK_REQUESTER_FIRST_NAME%%", _l("First name of the customer who opened the ticket")),
+    ("%%HESK_REQUESTER_EMAIL%%", _l("Email of the customer who opened the ticket")),
+    ("%%HESK_FOLLOWERS%%", _l("The ticket's followers (Cc): names and emails")),
+    ("%%HESK_FOLLOWER_NAMES%%", _l("Names of the ticket's followers")),
+    ("%%HESK_FOLLOWER_EMAILS%%", _l("Emails of the ticket's followers")),
     ("%%HESK_TRACK_ID%%", _l("Tracking ID")),
     ("%%HESK_ID%%", _l("Ticket number")),
     ("%%HESK_SUBJECT%%", _l("Subject")),
@@ -162,9 +169,9 @@ def ticket_values(ticket, *, staff_name: str = "", owner_name: str = "") -> tupl
         "OWNER": owner_name, "STAFF_NAME": staff_name,
         "DUE_DATE": format_date(to_user_timezone(ticket.due_date)) if ticket.due_date else "",
     }
-    values.update({"REQUESTER": values["NAME"], "REQUESTER_NAME": values["NAME"],
-                   "REQUESTER_FIRST_NAME": values["FIRST_NAME"], "REQUESTER_EMAIL": values["EMAIL"],
-                   "FOLLOWERS": "", "FOLLOWER_NAMES": "", "FOLLOWER_EMAILS": ""})
+    from hesk_py.services import followers
+
+    values.update(followers.tag_values(ticket))
     stored: Mapping[str, Any] = ticket.custom or {}
     custom: dict[str, str] = {}
     if stored:
@@ -184,8 +191,10 @@ def fill_for_ticket(text: str, ticket, *, staff_name: str = "", owner_name: str 
 def fill_for_new_ticket(text: str, *, name: str = "", email: str = "", staff_name: str = "") -> str:
     """A ticket template's text with what the "New ticket" form knows so far filled in; the tags of a
     ticket that does not exist yet are left as typed."""
+    from hesk_py.services.followers import person
+
     values = {"NAME": name, "FIRST_NAME": _first_name(name), "EMAIL": email, "STAFF_NAME": staff_name,
-              "REQUESTER": name, "REQUESTER_NAME": name, "REQUESTER_FIRST_NAME": _first_name(name),
+              "REQUESTER": person(name, email), "REQUESTER_NAME": name, "REQUESTER_FIRST_NAME": _first_name(name),
               "REQUESTER_EMAIL": email}
     return _fill(text, values)
 

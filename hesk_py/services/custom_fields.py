@@ -37,11 +37,18 @@ _ONE_LINE_BREAKERS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 
 def fields_for(category_id: int | None, *, staff: bool = False) -> list[CustomField]:
     """Enabled fields of this category, in order: public ones for customers, all of them for staff."""
-    stmt = select(CustomField).where(CustomField.enabled.is_(True)).order_by(CustomField.sort_order,
-                                                                              CustomField.id)
-    if not staff:
-        stmt = stmt.where(CustomField.visibility == VISIBILITY_PUBLIC)
-    rows = db.session.scalars(stmt).all()
+    from hesk_py import shared_cache
+
+    def load():
+        stmt = select(CustomField).where(CustomField.enabled.is_(True)).order_by(CustomField.sort_order,
+                                                                                  CustomField.id)
+        if not staff:
+            stmt = stmt.where(CustomField.visibility == VISIBILITY_PUBLIC)
+        return shared_cache.transient_rows(CustomField, stmt)
+
+    # the same for everyone: cached per process until the fields change (hesk_py/shared_cache.py); the
+    # rows belong to no session, read them only
+    rows = shared_cache.cached("custom_fields.staff" if staff else "custom_fields.public", load)
     return [f for f in rows if f.category_ids is None or (category_id in [int(c) for c in f.category_ids])]
 
 

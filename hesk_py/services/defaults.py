@@ -46,7 +46,10 @@ BUILTIN_NAMES = {
 }
 
 
-def seed_defaults(*, category_name: str = "General", commit: bool = True) -> None:
+DEFAULT_CATEGORY_ID, DEFAULT_CATEGORY_NAME = 1, "General"
+
+
+def seed_defaults(*, category_name: str = DEFAULT_CATEGORY_NAME, commit: bool = True) -> None:
     """Insert the default rows when they are missing (safe to call twice)."""
     if db.session.scalar(select(Priority.id).limit(1)) is None:
         for pid, key, name, color, customers in BUILTIN_PRIORITIES:
@@ -61,7 +64,8 @@ def seed_defaults(*, category_name: str = "General", commit: bool = True) -> Non
             )
     db.session.flush()
     if db.session.get(Category, 1) is None:
-        db.session.add(Category(id=1, name=category_name, sort_order=10, is_public=True, default_priority_id=4))
+        db.session.add(Category(id=DEFAULT_CATEGORY_ID, name=category_name, sort_order=10, is_public=True,
+                                default_priority_id=4))
     if db.session.get(KbCategory, 1) is None:
         # The knowledgebase's root category (migration 0007 inserts it too, for upgraded help desks).
         db.session.add(KbCategory(id=1, name="Knowledgebase", parent_id=None, is_public=True, sort_order=0))
@@ -84,4 +88,7 @@ def label(row) -> str:
     builtin = {s[1]: s[2] for s in BUILTIN_STATUSES} | {p[1]: p[2] for p in BUILTIN_PRIORITIES}
     if key and key in BUILTIN_NAMES and row.name == builtin.get(key):
         return str(BUILTIN_NAMES[key])
+    # the seeded category has no key: it is the built-in one while it keeps its id and English name
+    if isinstance(row, Category) and row.id == DEFAULT_CATEGORY_ID and row.name == DEFAULT_CATEGORY_NAME:
+        return str(BUILTIN_NAMES["general"])
     return row.name

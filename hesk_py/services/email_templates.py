@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Iterable, Mapping
@@ -65,6 +66,13 @@ TICKET_TAGS = (
     ("%%NAME%%", _l("Customer's name")),
     ("%%FIRST_NAME%%", _l("Customer's first name")),
     ("%%EMAIL%%", _l("Customer's email")),
+    ("%%REQUESTER%%", _l("The customer who opened the ticket: name and email")),
+    ("%%REQUESTER_NAME%%", _l("Name of the customer who opened the ticket")),
+    ("%%REQUESTER_FIRST_NAME%%", _l("First name of the customer who opened the ticket")),
+    ("%%REQUESTER_EMAIL%%", _l("Email of the customer who opened the ticket")),
+    ("%%FOLLOWERS%%", _l("The ticket's followers (Cc): names and emails")),
+    ("%%FOLLOWER_NAMES%%", _l("Names of the ticket's followers")),
+    ("%%FOLLOWER_EMAILS%%", _l("Emails of the ticket's followers")),
     ("%%TRACK_ID%%", _l("Tracking ID")),
     ("%%ID%%", _l("Ticket number")),
     ("%%SUBJECT%%", _l("Subject")),
@@ -83,6 +91,12 @@ TICKET_TAGS = (
     ("%%CUSTOM1%%", _l("Custom field 1 (CUSTOM2, CUSTOM3, ... likewise)")),
 )
 _STAFF_RECIPIENT = ("%%STAFF_NAME%%", _l("Name of the staff member this email is sent to"))
+_ACCOUNT_TAGS = (("%%NAME%%", _l("Customer's name")), ("%%FIRST_NAME%%", _l("Customer's first name")),
+                 ("%%EMAIL%%", _l("Customer's email")))
+_HOURS = ("%%HOURS%%", _l("Hours the link works"))
+_REJECTED_TAGS = (("%%NAME%%", _l("Sender's name")), ("%%EMAIL%%", _l("Sender's email")),
+                  ("%%SUBJECT%%", _l("Subject of the email that was refused")),
+                  ("%%CUSTOMER_LOGIN_URL%%", _l("Link to the login page")))
 
 
 @dataclass(frozen=True)
@@ -130,10 +144,55 @@ _KNOWN: dict[str, Info] = {i.name: i for i in (
           ("%%MINUTES%%", _l("Minutes the link works")), ("%%IP%%", _l("IP address the request came from"))),
          about_ticket=False),
     Info("mfa_verification", AUDIENCE_STAFF, _l("Verification code"),
-         _l("Sent to a staff member logging in with an email code as second factor."),
-         (_STAFF_RECIPIENT, ("%%VERIFICATION_CODE%%", _l("The verification code")),
+         _l("Sent to a staff member or customer logging in with an email code as second factor."),
+         (_STAFF_RECIPIENT, ("%%NAME%%", _l("Name of the staff member or customer this email is sent to")),
+          ("%%VERIFICATION_CODE%%", _l("The verification code")),
           ("%%MINUTES%%", _l("Minutes the code works"))),
          about_ticket=False),
+    # customer accounts (hesk_py/services/customer_accounts.py)
+    Info("customer_verify_registration", AUDIENCE_CUSTOMER, _l("Verify your registration"),
+         _l("Sent to a customer who registers: the link that confirms their email address."),
+         _ACCOUNT_TAGS + (("%%VERIFICATION_URL%%", _l("Link to confirm the email address")), _HOURS),
+         about_ticket=False),
+    Info("customer_verify_new_email", AUDIENCE_CUSTOMER, _l("Verify your new email address"),
+         _l("Sent to the new address when a customer changes the email address of their account."),
+         _ACCOUNT_TAGS + (("%%VERIFICATION_URL%%", _l("Link to confirm the new email address")), _HOURS),
+         about_ticket=False),
+    Info("customer_reset_password", AUDIENCE_CUSTOMER, _l("Reset password (customers)"),
+         _l("Sent to a customer who asks to reset the password of their account."),
+         _ACCOUNT_TAGS + (("%%PASSWORD_RESET%%", _l("Link to choose a new password")),
+                          ("%%MINUTES%%", _l("Minutes the link works")),
+                          ("%%IP%%", _l("IP address the request came from"))),
+         about_ticket=False),
+    Info("customer_account_created", AUDIENCE_CUSTOMER, _l("Account created by staff"),
+         _l("Sent to a customer whose account staff created: the link to choose a password."),
+         _ACCOUNT_TAGS + (("%%PASSWORD_RESET%%", _l("Link to choose a password")), _HOURS),
+         about_ticket=False),
+    Info("customer_already_registered", AUDIENCE_CUSTOMER, _l("Already registered"),
+         _l("Sent when someone registers with the address of an existing account (the page says the same "
+            "as for a new address, so nobody learns which addresses have accounts)."),
+         _ACCOUNT_TAGS + (("%%CUSTOMER_LOGIN_URL%%", _l("Link to the login page")),
+                          ("%%PASSWORD_RESET%%", _l("Link to the forgotten password page"))),
+         about_ticket=False),
+    Info("customer_approved", AUDIENCE_CUSTOMER, _l("Account approved"),
+         _l("Sent to a customer when staff approve their account."),
+         _ACCOUNT_TAGS + (("%%CUSTOMER_LOGIN_URL%%", _l("Link to the login page")),), about_ticket=False),
+    Info("customer_rejected", AUDIENCE_CUSTOMER, _l("Account rejected"),
+         _l("Sent to a customer when staff reject their account."), _ACCOUNT_TAGS, about_ticket=False),
+    Info("new_customer_approval", AUDIENCE_STAFF, _l("Customer accounts pending approval"),
+         _l("Sent to staff who manage customers when a new account waits for approval."),
+         (_STAFF_RECIPIENT, ("%%NAME%%", _l("Name of the customer who registered")),
+          ("%%EMAIL%%", _l("Email of the customer who registered")),
+          ("%%NUM%%", _l("How many accounts are waiting for approval"))),
+         about_ticket=False),
+    Info("email_rejected_can_self_register", AUDIENCE_CUSTOMER, _l("Email refused: register first"),
+         _l("Sent to someone without an account whose email was not imported because accounts are required "
+            "(when customers may register)."),
+         _REJECTED_TAGS + (("%%CUSTOMER_REGISTER_URL%%", _l("Link to the registration page")),),
+         about_ticket=False),
+    Info("email_rejected_cannot_self_register", AUDIENCE_CUSTOMER, _l("Email refused: account needed"),
+         _l("Sent to someone without an account whose email was not imported because accounts are required "
+            "(when only staff create accounts)."), _REJECTED_TAGS, about_ticket=False),
 )}
 
 _CUSTOM_RE = re.compile(r"CUSTOM[0-9]{1,3}")
@@ -324,6 +383,8 @@ class Facts:
     message: str = ""
     files: list = field(default_factory=list)  # Attachment rows, or (name, url) pairs for a sample
     list_tickets: str = ""
+    # "markdown": a staff reply written in Markdown, rendered in the HTML part (the text part keeps the source)
+    message_format: str = "text"
 
 
 def base_url() -> str:
@@ -339,8 +400,9 @@ def default_context(context: Mapping[str, Any]) -> dict[str, Any]:
     if ctx.get("trackid"):
         ctx["ticket_url"] = f"{url}/ticket?track={ctx['trackid']}"
         ctx["admin_ticket_url"] = f"{url}/admin/tickets/{ctx['trackid']}"
-    if ctx.get("reset_path"):
-        ctx["reset_url"] = f"{url}/{ctx['reset_path']}"
+    for key, path in list(ctx.items()):  # reset_path -> reset_url, verification_path, login_path, ...
+        if key.endswith("_path") and path:
+            ctx[key[:-len("_path")] + "_url"] = f"{url}/{path}"
     if "tickets" in ctx:
         ctx.setdefault("count", len(ctx["tickets"]))
         ctx.setdefault("num", ctx["count"])
@@ -387,6 +449,9 @@ def facts_for(name: str, ctx: Mapping[str, Any], *, ticket_id: int | None, recip
         "IP": str(ctx.get("ip") or ""), "VERIFICATION_CODE": str(ctx.get("code") or ""),
         "PASSWORD_RESET": str(ctx.get("reset_url") or ""),
         "NUM": str(ctx.get("num") if ctx.get("num") is not None else ""),
+        "VERIFICATION_URL": str(ctx.get("verification_url") or ""), "HOURS": str(ctx.get("hours") or ""),
+        "CUSTOMER_LOGIN_URL": str(ctx.get("login_url") or ""),
+        "CUSTOMER_REGISTER_URL": str(ctx.get("register_url") or ""),
     }
     if trackid:
         values["TRACK_URL"] = ctx["admin_ticket_url"] if audience == AUDIENCE_STAFF else ctx["ticket_url"]
@@ -405,6 +470,9 @@ def facts_for(name: str, ctx: Mapping[str, Any], *, ticket_id: int | None, recip
     for key in ("NAME", "EMAIL", "SUBJECT"):
         values[key] = values[key] or str(getattr(ticket, key.lower()) or "")
     values["FIRST_NAME"] = _first_name(values["NAME"])
+    from hesk_py.services import followers
+
+    values.update(followers.tag_values(ticket))
     stored: Mapping[str, Any] = ticket.custom or {}
     if stored:
         # customers never see the values of staff-only fields
@@ -415,6 +483,7 @@ def facts_for(name: str, ctx: Mapping[str, Any], *, ticket_id: int | None, recip
     note = db.session.get(Note, ctx["note_id"]) if ctx.get("note_id") and audience == AUDIENCE_STAFF else None
     if reply is not None and reply.ticket_id == ticket.id:
         facts.message = reply.message
+        facts.message_format = reply.message_format or "text"
         facts.files = list(db.session.scalars(select(Attachment).where(Attachment.reply_id == reply.id)
                                               .order_by(Attachment.id)))
     elif note is not None and note.ticket_id == ticket.id:
@@ -444,6 +513,10 @@ def sample_facts(name: str, *, staff_name: str = "") -> Facts:
     values = {
         "SITE_TITLE": str(settings.get("hesk_title")), "SITE_URL": url,
         "NAME": "Casey Customer", "FIRST_NAME": "Casey", "EMAIL": "casey@example.com",
+        "REQUESTER": "Casey Customer <casey@example.com>", "REQUESTER_NAME": "Casey Customer",
+        "REQUESTER_FIRST_NAME": "Casey", "REQUESTER_EMAIL": "casey@example.com",
+        "FOLLOWERS": "Fran Follower <fran@example.com>, sam@example.com", "FOLLOWER_NAMES": "Fran Follower",
+        "FOLLOWER_EMAILS": "fran@example.com, sam@example.com",
         "TRACK_ID": trackid, "ID": "42", "SUBJECT": _("The printer does not print"),
         "CATEGORY": label(first) if first else "", "STATUS": label(status) if status else "",
         "PRIORITY": label(priority) if priority else "", "OWNER": staff_name,
@@ -454,6 +527,8 @@ def sample_facts(name: str, *, staff_name: str = "") -> Facts:
         "STAFF_NAME": staff_name, "NOTE_AUTHOR": staff_name, "USERNAME": "casey",
         "PASSWORD_RESET": f"{url}/admin/reset_password/sample-token", "MINUTES": "60",
         "IP": "203.0.113.7", "VERIFICATION_CODE": "123456", "NUM": "2",
+        "VERIFICATION_URL": f"{url}/verify/sample-token", "HOURS": "24", "CUSTOMER_LOGIN_URL": f"{url}/login",
+        "CUSTOMER_REGISTER_URL": f"{url}/register",
     }
     from hesk_py.models import CustomField
 
@@ -480,8 +555,9 @@ def _file_link(att, trackid: str, audience: str) -> tuple[str, str]:
 
 
 def _split_files(files: list, audience: str) -> tuple[list, list]:
-    """(attach, link) per the attachments-in-email settings: files not attached are linked."""
-    if not files:
+    """(attach, link) per the attachments-in-email settings: files not attached are linked. With
+    attachments turned off (``attachments.use``) a mail neither carries nor links files (HESK)."""
+    if not files or not settings.get("attachments.use"):
         return [], []
     if int(settings.get("attachments.attachment_in_email_type")) != 1:
         return [], list(files)
@@ -492,7 +568,8 @@ def _split_files(files: list, audience: str) -> tuple[list, list]:
     if int(settings.get("attachments.direct_attachment_in_email_no_of_files")) == 2:
         limit = int(settings.get("attachments.first_x_attachments"))
     for att in files:
-        small = isinstance(att, Attachment) and (any_size or att.size <= max_bytes)
+        # HESK: "only files smaller than" the limit
+        small = isinstance(att, Attachment) and (any_size or att.size < max_bytes)
         if small and (limit is None or len(attach) < limit):
             attach.append(att)
         else:
@@ -589,17 +666,33 @@ def _render_override(subject_src: str, text_src: str, html_src: str, facts: Fact
             links.append(_file_link(att, facts.values.get("TRACK_ID", ""), audience))
     links_text = "\n".join(f"{n}\n{u}" for n, u in links)
     message = facts.message
+    links_below = ""
     if links_text and "attachments" not in used:
-        message = f"{message}\n\n{_('Attachments:')}\n{links_text}" if message else links_text
+        links_below = f"{_('Attachments:')}\n{links_text}"
+        message = f"{message}\n\n{links_below}" if message else links_text
+    # the message in the HTML part: a Markdown reply rendered (the knowledgebase's renderer and sanitiser),
+    # else the text escaped with its links clickable
+    if facts.message_format == "markdown" and facts.message.strip():
+        from hesk_py.services import knowledgebase
+
+        message_html = knowledgebase.render(facts.message) + (text_to_html(links_below) if links_below else "")
+    else:
+        message_html = text_to_html(message)
     text_values = {k.lower(): v for k, v in facts.values.items() if not k.startswith("_")}
     text_values.update(message=message, attachments=links_text, list_tickets=facts.list_tickets)
     subject = _one_line(_render(subject_src, text_values, html=False))
     text = _render(text_src, text_values, html=False)
     if (html_src or "").strip():
-        html_values = dict(text_values, message=text_to_html(message), attachments=text_to_html(links_text),
+        html_values = dict(text_values, message=message_html, attachments=text_to_html(links_text),
                            list_tickets=text_to_html(facts.list_tickets))
         html_body = clean_html(_render(html_src, html_values, html=True))
         from_override = True
+    elif facts.message_format == "markdown" and "message" in used:
+        # HTML made from the plain text template, the Markdown message rendered where %%MESSAGE%% is
+        mark = f"HESKMESSAGE{secrets.token_hex(8)}"
+        marked = str(text_to_html(_render(text_src, dict(text_values, message=mark), html=False)))
+        html_body = clean_html(marked.replace(f"<p>{mark}</p>", str(message_html)).replace(mark, str(message_html)))
+        from_override = False
     else:
         html_body = str(text_to_html(text))
         from_override = False
@@ -643,6 +736,8 @@ _PLACEHOLDERS = {
     "username": "%%USERNAME%%", "reset_url": "%%PASSWORD_RESET%%", "minutes": "%%MINUTES%%", "ip": "%%IP%%",
     "code": "%%VERIFICATION_CODE%%", "due_date": "%%DUE_DATE%%", "count": 2, "num": "%%NUM%%", "list_tickets": "%%LIST_TICKETS%%",
     "tickets": [],
+    "verification_url": "%%VERIFICATION_URL%%", "hours": "%%HOURS%%", "login_url": "%%CUSTOMER_LOGIN_URL%%",
+    "register_url": "%%CUSTOMER_REGISTER_URL%%", "customers_url": "%%SITE_URL%%/admin/customers/",
 }
 
 

@@ -4,10 +4,12 @@ fetching call ``import_message`` too).
 The order of the checks follows HESK's ``hesk_email2ticket()``: parse (any charset, encoded headers,
 HTML-only mail made into text) -> sender (banned -> refused) -> junk and loops (our own mail, no-reply
 senders, bounces and auto-replies, an already imported Message-ID, identical mail, too many messages from
-one sender) -> reply detection (``[#XXX-XXX-XXXX]`` in the subject, or In-Reply-To/References naming a
-Message-ID we sent or received; the sender must be the ticket's customer, otherwise a new ticket is
-opened) -> attachments under the web form's rules -> the ticket service, in one transaction with the
-receipt row. A message that cannot be imported is kept raw in the quarantine, never dropped.
+one sender) -> followers from the To/Cc headers (``email_include_to``/``email_include_cc``, with ``multi_eml``;
+never our own addresses, the sender or banned ones) -> reply detection (``[#XXX-XXX-XXXX]`` in the subject,
+or In-Reply-To/References naming a Message-ID we sent or received; the sender must be the ticket's requester
+or one of its followers, otherwise a new ticket is opened) -> attachments under the web form's rules -> the
+ticket service, in one transaction with the receipt row. A message that cannot be imported is kept raw in the
+quarantine, never dropped.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import io
 import logging
 import mimetypes
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from email import policy
 from email.message import EmailMessage
@@ -37,7 +39,7 @@ from hesk_py.extensions import db
 from hesk_py.models import Category, InboundMail, OutboxMessage, QuarantinedMail, Ticket
 from hesk_py.models.types import utcnow
 from hesk_py.services import attachments as attachment_rules
-from hesk_py.services import bans, tickets
+from hesk_py.services import bans, customer_accounts, followers, tickets
 from hesk_py.services.errors import AttachmentRefused, InvalidTicketData, TicketNotFound
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,8 @@ class ParsedMail:
     references: list[str]
     files: list[dict[str, Any]]  # {"name", "data", "embedded"}
     auto_reason: str  # why it looks automatic (bounce, auto-reply), or ""
+    to: list[tuple[str, str]] = field(default_factory=list)  # (name, address lower-cased) of To:
+    cc: list[tuple[str, str]] = field(default_factory=list)  # and of Cc:
 
 
 class Unparseable(Exception):
@@ -158,8 +162,14 @@ def _import(mail: ParsedMail, raw: bytes, channel: str) -> ImportResult:
                                             "seconds.", hits=loop_hits, email=mail.sender, n=loop_time)))
     if settings.get("eml_req_msg") and not mail.text.strip():
         return finish("ignored", str(_l("The email has no message.")))
+    if not customer_accounts.may_email_tickets(mail.sender):
+        # customer accounts are required: the sender is told why (at most once per cooldown), no ticket
+        customer_accounts.tell_rejected_sender(mail.sender, name=mail.name, subject=mail.subject)
+        return finish("refused", str(_l("The sender %(email)s has no customer account, and an account is "
+                                        "required to submit tickets.", email=mail.sender)))
 
     ticket = _ticket_replied_to(mail)
+    people = _followers_from_headers(mail)
     saved, notes = _store_attachments(mail.files)
     message = mail.text.strip("\n")
     if notes:
@@ -170,14 +180,19 @@ def _import(mail: ParsedMail, raw: bytes, channel: str) -> ImportResult:
             if ticket is not None:
                 if not message.strip() and not saved:
                     raise _Ignored(str(_l("The reply has no message.")))
-                tickets.add_reply(ticket, message=message, actor=actor, attachments=saved)
+                # the requester's reply, or a follower's (then it is theirs)
+                author = followers.follower_by_email(ticket, mail.sender)
+                tickets.add_reply(ticket, message=message, attachments=saved,
+                                  actor=tickets.Actor("email", author.id if author else None, mail.name))
+                if people:
+                    tickets.add_followers(ticket, people, actor=actor, strict=False)
                 action, reason = "replied", str(_l("reply added to ticket %(trackid)s", trackid=ticket.trackid))
             else:
                 subject = mail.subject or str(_l("[Piped email]"))
                 ticket = tickets.create_ticket(
                     name=mail.name, email=mail.sender, subject=subject, message=message,
                     category_id=_default_category(), actor=actor, attachments=saved, opened_by=channel,
-                    require_email=True, notify_customer=not _spam_tagged(subject))
+                    require_email=True, notify_customer=not _spam_tagged(subject), followers=people)
                 action, reason = "created", str(_l("new ticket %(trackid)s", trackid=ticket.trackid))
             receipt(action, reason, ticket)
     except _Ignored as exc:
@@ -233,9 +248,28 @@ def _ticket_replied_to(mail: ParsedMail) -> Ticket | None:
                 InboundMail.message_key.in_(keys), InboundMail.ticket_id.is_not(None)).limit(1))
         if ticket_id is not None:
             ticket = db.session.get(Ticket, ticket_id)
-    if ticket is None or ticket.locked or (ticket.email or "").lower() != mail.sender:
+    if ticket is None or ticket.locked or not followers.is_customer_of(ticket, mail.sender):
         return None  # a stranger never writes into someone else's ticket: a new ticket is opened instead
     return ticket
+
+
+def _followers_from_headers(mail: ParsedMail) -> list[tuple[str, str]]:
+    """The other people the email was written to, as followers (HESK's ``email_include_to`` and
+    ``email_include_cc``, with "Ticket followers" on): never the help desk's own addresses, the sender
+    or a banned address (ban the help desk's inbound address, as HESK advises, when it is not one of
+    those), with customer accounts on only addresses of verified accounts, at most ``followers.MAX_PER_TICKET``."""
+    if not followers.enabled():
+        return []
+    found = ((mail.to if settings.get("email_include_to") else [])
+             + (mail.cc if settings.get("email_include_cc") else []))
+    skip = followers.own_addresses() | {mail.sender}
+    people: list[tuple[str, str]] = []
+    for name, address in found:
+        if address in skip or bans.is_email_banned(address):
+            continue
+        skip.add(address)
+        people.append((name, address))
+    return followers.with_verified_accounts(people)[:followers.MAX_PER_TICKET]
 
 
 def _default_category() -> int:
@@ -309,7 +343,8 @@ def parse(raw: bytes) -> ParsedMail:
     references = _ids(_header(msg, "References")) + _ids(_header(msg, "In-Reply-To"))
     return ParsedMail(sender=sender, name=name or sender.split("@")[0], subject=subject, text=text.strip(),
                       message_id=message_id[0][:900] if message_id else None, references=references,
-                      files=files, auto_reason=_auto_reason(msg, sender, subject))
+                      files=files, auto_reason=_auto_reason(msg, sender, subject),
+                      to=_addresses(msg, "To"), cc=_addresses(msg, "Cc"))
 
 
 def _header(msg: EmailMessage, name: str) -> str:
@@ -338,6 +373,19 @@ def _sender(msg: EmailMessage) -> tuple[str, str]:
             if tickets._EMAIL_RE.match(address) and len(address) <= 255:
                 return _one_line(name)[:tickets.MAX_NAME], address
     return "", ""
+
+
+def _addresses(msg: EmailMessage, header: str) -> list[tuple[str, str]]:
+    """(name, address lower-cased) of each valid address in a header (To:, Cc:), in order."""
+    raw = _header(msg, header)
+    if not raw:
+        return []
+    found = []
+    for name, address in getaddresses([raw]):
+        address = (address or "").strip().lower()
+        if followers.valid_email(address) and not tickets._HEADER_BREAKERS.search(address):
+            found.append((_one_line(name)[:tickets.MAX_NAME], address))
+    return found[:500]
 
 
 def _auto_reason(msg: EmailMessage, sender: str, subject: str) -> str:

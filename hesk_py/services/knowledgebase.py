@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Iterable
 
 import nh3
-from flask import current_app, g
+from flask import current_app
 from flask_babel import gettext as _
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
@@ -37,7 +37,7 @@ from sqlalchemy import Float, delete, func, literal_column, select, table, colum
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer, selectinload
 
-from hesk_py import settings
+from hesk_py import settings, shared_cache
 from hesk_py.extensions import db
 from hesk_py.models import KbArticle, KbArticleRevision, KbAttachment, KbCategory, KbTerm, KbVote
 from hesk_py.models.knowledgebase import (
@@ -187,9 +187,14 @@ class Catalogue:
 
 
 def catalogue() -> Catalogue:
-    cached = g.get("_hesk_kb_catalogue")
-    if cached is not None:
-        return cached
+    """Every category, the same for every reader: cached per process until a category changes
+    (hesk_py/shared_cache.py: at once on this machine, within ``[cache] check_seconds`` on other app servers;
+    a transaction that changes categories reads its own changes). Which articles a reader may see is never
+    cached: their type is checked in each query."""
+    return shared_cache.cached("kb.catalogue", _load_catalogue)
+
+
+def _load_catalogue() -> Catalogue:
     rows = db.session.execute(
         select(KbCategory.id, KbCategory.name, KbCategory.parent_id, KbCategory.is_public, KbCategory.sort_order)
         .order_by(KbCategory.sort_order, KbCategory.id)
@@ -220,13 +225,11 @@ def catalogue() -> Catalogue:
     for r in rows:  # rows are in the staff's order
         if r.id in by_id:
             children.setdefault(r.parent_id, []).append(by_id[r.id])
-    result = Catalogue(by_id, children)
-    g._hesk_kb_catalogue = result
-    return result
+    return Catalogue(by_id, children)
 
 
 def _forget_catalogue() -> None:
-    g.pop("_hesk_kb_catalogue", None)
+    shared_cache.forget_context()
 
 
 def _visibility(stmt, audience: Audience):
@@ -309,18 +312,51 @@ def article_counts(audience: Audience | None = None) -> dict[int, dict[str, int]
     return out
 
 
+# Lists of articles show titles: the texts are not loaded (loaded on access should a page want them).
+_LIST_DEFER = (defer(KbArticle.content), defer(KbArticle.content_text), defer(KbArticle.keywords))
+_POPULAR_ORDER = (KbArticle.views.desc(), KbArticle.id.desc())
+_LATEST_ORDER = (KbArticle.created_at.desc(), KbArticle.id.desc())
+
+
 def popular(limit: int, audience: Audience) -> list[KbArticle]:
     if limit <= 0:
         return []
-    stmt = _visibility(select(KbArticle).options(defer(KbArticle.content)), audience)
-    return list(db.session.scalars(stmt.order_by(KbArticle.views.desc(), KbArticle.id.desc()).limit(limit)))
+    stmt = _visibility(select(KbArticle).options(*_LIST_DEFER), audience)
+    return list(db.session.scalars(stmt.order_by(*_POPULAR_ORDER).limit(limit)))
 
 
 def latest(limit: int, audience: Audience) -> list[KbArticle]:
     if limit <= 0:
         return []
-    stmt = _visibility(select(KbArticle).options(defer(KbArticle.content)), audience)
-    return list(db.session.scalars(stmt.order_by(KbArticle.created_at.desc(), KbArticle.id.desc()).limit(limit)))
+    stmt = _visibility(select(KbArticle).options(*_LIST_DEFER), audience)
+    return list(db.session.scalars(stmt.order_by(*_LATEST_ORDER).limit(limit)))
+
+
+@dataclass(frozen=True)
+class ArticleLink:
+    """An article in a list of links: what the help desk home page shows."""
+
+    id: int
+    title: str
+
+
+def home_lists(popular_limit: int, latest_limit: int) -> dict[str, list[ArticleLink]]:
+    """The customer home page's "Top articles" and "Latest articles" (``kb_index_popart``,
+    ``kb_index_latest``): the same for every visitor, so cached per process until an article or category
+    changes (hesk_py/shared_cache.py: an article made private or a draft leaves the list with the commit in
+    this process and in the others of this machine, within ``[cache] check_seconds`` on other app servers).
+    View counts do not change the cache: the order of "Top articles" follows them within ``[cache] max_age``."""
+    def links(order, limit):
+        if limit <= 0:
+            return []
+        stmt = _visibility(select(KbArticle.id, KbArticle.title), CUSTOMERS).order_by(*order).limit(limit)
+        return [ArticleLink(i, t) for i, t in db.session.execute(stmt)]
+
+    def load():
+        return {"popular": links(_POPULAR_ORDER, popular_limit), "latest": links(_LATEST_ORDER, latest_limit)}
+
+    lists = shared_cache.cached(f"kb.home:{popular_limit}:{latest_limit}", load)
+    return {name: list(items) for name, items in lists.items()}
 
 
 def articles_of_type(article_type: str, limit: int = 500) -> list[KbArticle]:
@@ -598,14 +634,29 @@ def rebuild_term_counts(batch: int = 500) -> int:
     return total
 
 
+_TERM_STATS_MAX = 50_000
+
+
+def _term_stats(keys: set[str]) -> dict[str, int]:
+    """Articles holding each word, for planning only (never for who sees what): the counts already looked up
+    are kept per process until an article changes (hesk_py/shared_cache.py)."""
+    known: dict[str, int] = shared_cache.cached("kb.terms", dict)
+    missing = sorted(k for k in keys if k not in known)
+    if not missing:
+        return {k: known[k] for k in keys}
+    found = dict(db.session.execute(select(KbTerm.term, KbTerm.docs).where(KbTerm.term.in_(missing))).all())
+    fresh = {k: int(found.get(k, 0)) for k in missing}
+    if len(known) < _TERM_STATS_MAX:
+        known.update(fresh)
+    return {k: (fresh[k] if k in fresh else known[k]) for k in keys}
+
+
 def plan_query(query: Query) -> Query:
     """The words worth asking the index for (see above); the ones left out join ``ignored``."""
     if len(query.terms) <= 1:
         return query
     keys = {t: _term_key(t) for t in query.terms}
-    stats = dict(db.session.execute(
-        select(KbTerm.term, KbTerm.docs).where(KbTerm.term.in_(sorted(set(keys.values()) | {""})))
-    ).all())
+    stats = _term_stats(set(keys.values()) | {""})
     total = stats.get("", 0)
     # a word not counted (a typo, or a spelling the database folds differently) costs the index nothing
     docs = {t: stats.get(keys[t], 0) for t in query.terms}

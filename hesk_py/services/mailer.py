@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import socket
-import ssl
+import time
 import uuid
 from datetime import timedelta
 from email.message import EmailMessage
@@ -42,10 +42,33 @@ SUBJECTS = {
     "reset_password": _l("Reset your help desk password"),
     "mfa_verification": _l("Your help desk verification code"),
     "forgot_ticket_id": _l("Your support tickets"),
+    # customer accounts (hesk_py/services/customer_accounts.py)
+    "customer_verify_registration": _l("Verify your registration"),
+    "customer_verify_new_email": _l("Verify your new email address"),
+    "customer_reset_password": _l("Reset your help desk password"),
+    "customer_account_created": _l("Your help desk account: choose a password"),
+    "customer_already_registered": _l("You already have an account"),
+    "customer_approved": _l("Your account has been approved"),
+    "customer_rejected": _l("Your account request was not approved"),
+    "new_customer_approval": _l("You have customer accounts pending approval"),
+    "email_rejected_can_self_register": _l("Account required to submit support tickets"),
+    "email_rejected_cannot_self_register": _l("Account required to submit support tickets"),
 }
 # First line of every ticket email (HESK's "hr"): with strip_quoted on, email piping keeps only what a
 # customer wrote above it (hesk_py/services/inbound.py).
 REPLY_MARKER = _l("------ Reply above this line ------")
+
+
+def _set_subject(email: EmailMessage, subject: str) -> None:
+    """The Subject header. A non-ASCII subject is encoded here: Python's header folding (3.11) drops the
+    space between two encoded words when it folds a long subject at that space, so a Ukrainian subject
+    arrived as "Заявку отримано:Принтер"; Header's encoding keeps every space inside the encoded words."""
+    if subject.isascii():
+        email["Subject"] = subject
+    else:
+        from email.header import Header
+
+        email.set_raw("Subject", Header(subject, "utf-8", header_name="Subject").encode(linesep="\n"))
 
 
 def render(msg: OutboxMessage) -> EmailMessage:
@@ -61,9 +84,11 @@ def render(msg: OutboxMessage) -> EmailMessage:
     content = email_templates.compose(msg.template, language, ctx, ticket_id=msg.ticket_id,
                                       recipient=msg.recipient)
     email = EmailMessage()
-    email["Subject"] = content.subject.replace("\r", " ").replace("\n", " ")
+    _set_subject(email, content.subject.replace("\r", " ").replace("\n", " "))
     email["From"] = formataddr((str(settings.get("noreply_name")), str(settings.get("noreply_mail"))))
     email["To"] = msg.recipient
+    if msg.cc:  # a ticket's followers: smtplib sends to the Cc addresses too
+        email["Cc"] = ", ".join(msg.cc)
     email["Message-ID"] = msg.message_id or make_msgid(domain=_domain(settings.get("noreply_mail")))
     if ctx.get("trackid"):
         email["X-Hesk-Tracking-ID"] = ctx["trackid"]
@@ -97,12 +122,16 @@ def _connect() -> smtplib.SMTP:
     port = int(settings.get("smtp_host_port")) if use_smtp else 25
     timeout = int(settings.get("smtp_timeout"))
     enc = settings.get("smtp_enc") if use_smtp else ""
+    # "Do not validate the server's certificate": the same TLS context as "Test connection"
+    from hesk_py.services.diagnostics import _tls_context
+
+    context = _tls_context(bool(use_smtp and settings.get("smtp_noval_cert")))
     if enc == "ssl":
-        server: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
+        server: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
     else:
         server = smtplib.SMTP(host, port, timeout=timeout)
         if enc == "tls":
-            server.starttls(context=ssl.create_default_context())
+            server.starttls(context=context)
     if use_smtp and settings.get("smtp_user"):
         server.login(settings.get("smtp_user"), settings.get("smtp_password"))
     return server
@@ -198,6 +227,9 @@ def _failed(msg: OutboxMessage, exc: Exception, counts: dict[str, int]) -> None:
                 type(exc).__name__)
 
 
+STALLED_PAUSE = 15  # seconds the after-request sender waits after a round that could send nothing
+
+
 class _Sender:
     """One sender thread per process for the mail queued by requests.
 
@@ -233,14 +265,24 @@ class _Sender:
                         return
             self._wake.clear()
             app = self._app
+            stalled = False
             with app.app_context():
                 try:
-                    while deliver_due(limit=20).get("sent"):
-                        pass  # more may have been queued meanwhile
+                    while True:
+                        counts = deliver_due(limit=20)
+                        if not counts.get("sent"):
+                            # nothing could be sent (the server is unreachable or refuses): the mail waits
+                            stalled = bool(counts.get("retried") or counts.get("failed"))
+                            break
+                        # more may have been queued meanwhile
                 except Exception:  # the cron job retries; never let this thread crash loudly
                     log.exception("sending queued mail after a request failed")
                 finally:
                     db.session.remove()
+            if stalled:
+                # Requests keep queueing mail while the SMTP server is down: try again after a pause instead of
+                # once per request (each try renders mails and connects). ``hesk-py cron`` retries too.
+                time.sleep(STALLED_PAUSE)
 
 
 _sender = _Sender()

@@ -1,5 +1,6 @@
-"""Two-factor authentication for staff (HESK's MFA): an authenticator app (TOTP) or a 6-digit code by
-email, plus ten single-use backup codes.
+"""Two-factor authentication for staff and customers (HESK's MFA): an authenticator app (TOTP) or a 6-digit
+code by email, plus ten single-use backup codes. Every function takes the account, a staff ``User`` or a
+``Customer``; each kind keeps its codes in its own tables (``_codes``), under the same rules.
 
 Secrets at rest: the TOTP secret is encrypted (Fernet) with a key derived from the app's secret key;
 email codes are stored as an HMAC keyed the same way, backup codes as salted slow hashes. A TOTP code is
@@ -12,6 +13,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pyotp
@@ -24,7 +26,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from hesk_py import settings
 from hesk_py.extensions import db
-from hesk_py.models import MfaBackupCode, MfaEmailCode, User
+from hesk_py.models import (
+    Customer, CustomerMfaBackupCode, CustomerMfaEmailCode, MfaBackupCode, MfaEmailCode, User,
+)
 from hesk_py.models.types import utcnow
 from hesk_py.services.errors import HeskError
 
@@ -45,6 +49,28 @@ _BACKUP_HASH_METHOD = "pbkdf2:sha256:20000"
 
 class MfaError(HeskError):
     """The code was refused."""
+
+
+@dataclass(frozen=True)
+class _Codes:
+    """Where one kind of account keeps its backup and email codes."""
+
+    backup: type
+    email: type
+    owner: str  # the column naming the account
+
+
+_STAFF_CODES = _Codes(MfaBackupCode, MfaEmailCode, "user_id")
+_CUSTOMER_CODES = _Codes(CustomerMfaBackupCode, CustomerMfaEmailCode, "customer_id")
+
+
+def _codes(account) -> _Codes:
+    return _CUSTOMER_CODES if isinstance(account, Customer) else _STAFF_CODES
+
+
+def _of(model, account):
+    """SQL condition: rows of ``model`` belonging to ``account``."""
+    return getattr(model, _codes(account).owner) == account.id
 
 
 # --- keys derived from the app's secret key ----------------------------------------------------------
@@ -73,8 +99,10 @@ def _decrypt(stored: str | None) -> str | None:
         return None
 
 
-def _email_code_hash(user_id: int, code: str) -> str:
-    return hmac.new(_derived_key("email-code"), f"{user_id}:{code}".encode(), hashlib.sha256).hexdigest()
+def _email_code_hash(account, code: str) -> str:
+    # a customer's code is keyed apart from the staff member with the same id
+    owner = f"c{account.id}" if isinstance(account, Customer) else str(account.id)
+    return hmac.new(_derived_key("email-code"), f"{owner}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
 # --- the authenticator app ---------------------------------------------------------------------------
@@ -83,7 +111,7 @@ def new_totp_secret() -> str:
     return pyotp.random_base32(32)  # 160 bits, as RFC 4226 recommends
 
 
-def provisioning_uri(user: User, secret: str) -> str:
+def provisioning_uri(user: User | Customer, secret: str) -> str:
     return pyotp.TOTP(secret, interval=TOTP_INTERVAL).provisioning_uri(
         name=user.username, issuer_name=str(settings.get("hesk_title")))
 
@@ -117,11 +145,12 @@ def _matching_step(secret: str, code: str, now: float | None = None) -> int | No
     return None
 
 
-def _claim_step(user: User, step: int) -> bool:
+def _claim_step(user: User | Customer, step: int) -> bool:
     """Accept a TOTP time step once: refuse it when this or a later step was accepted before."""
+    Account = type(user)
     claimed = db.session.execute(
-        update(User).where(User.id == user.id)
-        .where(or_(User.mfa_last_step.is_(None), User.mfa_last_step < step))
+        update(Account).where(Account.id == user.id)
+        .where(or_(Account.mfa_last_step.is_(None), Account.mfa_last_step < step))
         .values(mfa_last_step=step)
     ).rowcount
     db.session.commit()
@@ -129,7 +158,7 @@ def _claim_step(user: User, step: int) -> bool:
     return claimed == 1
 
 
-def enable_totp(user: User, secret: str, code: str) -> list[str]:
+def enable_totp(user: User | Customer, secret: str, code: str) -> list[str]:
     """Turn on the authenticator app once the user proved it works. Returns the new backup codes."""
     step = _matching_step(secret, _clean_code(code))
     if step is None:
@@ -137,36 +166,36 @@ def enable_totp(user: User, secret: str, code: str) -> list[str]:
     user.mfa_method = METHOD_TOTP
     user.mfa_secret = _encrypt(secret)
     user.mfa_last_step = step  # the code just typed cannot log anyone in
-    db.session.execute(delete(MfaEmailCode).where(MfaEmailCode.user_id == user.id))
+    db.session.execute(delete(_codes(user).email).where(_of(_codes(user).email, user)))
     return _enabled(user)
 
 
 # --- codes by email ----------------------------------------------------------------------------------
 
-def send_email_code(user: User) -> bool:
+def send_email_code(user: User | Customer) -> bool:
     """Queue a fresh 6-digit code to the user's email. False (nothing sent) when an unused one went out
     moments ago (a double click, an impatient "send again")."""
+    Code = _codes(user).email
     now = utcnow()
     last = db.session.scalar(
-        select(func.max(MfaEmailCode.created_at))
-        .where(MfaEmailCode.user_id == user.id, MfaEmailCode.used_at.is_(None))
+        select(func.max(Code.created_at)).where(_of(Code, user), Code.used_at.is_(None))
     )
     if last is not None and now - last < EMAIL_RESEND_AFTER:
         return False
     code = f"{secrets.randbelow(1_000_000):06d}"
-    db.session.add(MfaEmailCode(user_id=user.id, code_hash=_email_code_hash(user.id, code), created_at=now,
-                                expires_at=now + EMAIL_CODE_VALID))
+    db.session.add(Code(**{_codes(user).owner: user.id}, code_hash=_email_code_hash(user, code), created_at=now,
+                        expires_at=now + EMAIL_CODE_VALID))
     db.session.flush()
     # HESK keeps the last three codes: an email that arrives late still works
     keep = db.session.scalars(
-        select(MfaEmailCode.id).where(MfaEmailCode.user_id == user.id)
-        .order_by(MfaEmailCode.id.desc()).limit(EMAIL_CODES_KEPT)
+        select(Code.id).where(_of(Code, user)).order_by(Code.id.desc()).limit(EMAIL_CODES_KEPT)
     ).all()
-    db.session.execute(delete(MfaEmailCode).where(MfaEmailCode.user_id == user.id, MfaEmailCode.id.not_in(keep)))
+    db.session.execute(delete(Code).where(_of(Code, user), Code.id.not_in(keep)))
     from hesk_py.services import outbox
 
     outbox.queue("mfa_verification", user.email, language=user.language, context={
-        "staff_name": user.name,
+        "staff_name": user.name,  # the recipient's name (the default text's tag), staff or customer
+        "name": user.name,
         "code": code,
         "minutes": int(EMAIL_CODE_VALID.total_seconds() // 60),
     })
@@ -174,20 +203,21 @@ def send_email_code(user: User) -> bool:
     return True
 
 
-def _use_email_code(user: User, code: str) -> bool:
+def _use_email_code(user: User | Customer, code: str) -> bool:
     if len(code) != 6 or not code.isdigit():
         return False
+    Code = _codes(user).email
     used = db.session.execute(
-        update(MfaEmailCode)
-        .where(MfaEmailCode.user_id == user.id, MfaEmailCode.code_hash == _email_code_hash(user.id, code))
-        .where(MfaEmailCode.used_at.is_(None), MfaEmailCode.expires_at > utcnow())
+        update(Code)
+        .where(_of(Code, user), Code.code_hash == _email_code_hash(user, code))
+        .where(Code.used_at.is_(None), Code.expires_at > utcnow())
         .values(used_at=utcnow())
     ).rowcount
     db.session.commit()
     return used >= 1
 
 
-def enable_email(user: User, code: str) -> list[str]:
+def enable_email(user: User | Customer, code: str) -> list[str]:
     """Turn on codes by email once the user typed the code sent to them. Returns the new backup codes."""
     if not _use_email_code(user, _clean_code(code)):
         raise MfaError("wrong code")
@@ -207,36 +237,36 @@ def format_backup_code(code: str) -> str:
     return f"{code[:5]}-{code[5:]}"
 
 
-def regenerate_backup_codes(user: User, *, commit: bool = True) -> list[str]:
+def regenerate_backup_codes(user: User | Customer, *, commit: bool = True) -> list[str]:
     """Ten new backup codes (the old ones stop working). Returned once, in clear, to show the user."""
-    db.session.execute(delete(MfaBackupCode).where(MfaBackupCode.user_id == user.id))
+    Backup = _codes(user).backup
+    db.session.execute(delete(Backup).where(_of(Backup, user)))
     codes = [_new_backup_code() for _ in range(BACKUP_CODE_COUNT)]
     now = utcnow()
     for code in codes:
-        db.session.add(MfaBackupCode(user_id=user.id, created_at=now,
-                                     code_hash=generate_password_hash(code, method=_BACKUP_HASH_METHOD)))
+        db.session.add(Backup(**{_codes(user).owner: user.id}, created_at=now,
+                              code_hash=generate_password_hash(code, method=_BACKUP_HASH_METHOD)))
     if commit:
         db.session.commit()
     return [format_backup_code(c) for c in codes]
 
 
-def backup_codes_left(user: User) -> int:
+def backup_codes_left(user: User | Customer) -> int:
+    Backup = _codes(user).backup
     return db.session.scalar(
-        select(func.count()).select_from(MfaBackupCode)
-        .where(MfaBackupCode.user_id == user.id, MfaBackupCode.used_at.is_(None))
+        select(func.count()).select_from(Backup).where(_of(Backup, user), Backup.used_at.is_(None))
     ) or 0
 
 
-def _use_backup_code(user: User, code: str) -> bool:
+def _use_backup_code(user: User | Customer, code: str) -> bool:
     if len(code) != _BACKUP_LENGTH:
         return False
-    rows = db.session.scalars(
-        select(MfaBackupCode).where(MfaBackupCode.user_id == user.id, MfaBackupCode.used_at.is_(None))
-    ).all()
+    Backup = _codes(user).backup
+    rows = db.session.scalars(select(Backup).where(_of(Backup, user), Backup.used_at.is_(None))).all()
     for row in rows:
         if check_password_hash(row.code_hash, code):
             used = db.session.execute(
-                update(MfaBackupCode).where(MfaBackupCode.id == row.id, MfaBackupCode.used_at.is_(None))
+                update(Backup).where(Backup.id == row.id, Backup.used_at.is_(None))
                 .values(used_at=utcnow())
             ).rowcount
             db.session.commit()
@@ -246,7 +276,7 @@ def _use_backup_code(user: User, code: str) -> bool:
 
 # --- turning it on and off ---------------------------------------------------------------------------
 
-def _enabled(user: User) -> list[str]:
+def _enabled(user: User | Customer) -> list[str]:
     from hesk_py.services import accounts
 
     codes = regenerate_backup_codes(user, commit=False)
@@ -256,26 +286,29 @@ def _enabled(user: User) -> list[str]:
     return codes
 
 
-def disable(user: User) -> None:
+def disable(user: User | Customer, *, commit: bool = True) -> None:
     """Turn the second factor off (the user themselves, or an administrator's reset)."""
     from hesk_py.services import accounts
 
     user.mfa_method = None
     user.mfa_secret = None
     user.mfa_last_step = None
-    db.session.execute(delete(MfaBackupCode).where(MfaBackupCode.user_id == user.id))
-    db.session.execute(delete(MfaEmailCode).where(MfaEmailCode.user_id == user.id))
+    codes = _codes(user)
+    db.session.execute(delete(codes.backup).where(_of(codes.backup, user)))
+    db.session.execute(delete(codes.email).where(_of(codes.email, user)))
     accounts.end_sessions(user, commit=False)
-    db.session.commit()
+    if commit:
+        db.session.commit()
 
 
-def is_required() -> bool:
-    return bool(settings.get("require_mfa"))
+def is_required(account: User | Customer | None = None) -> bool:
+    """``require_mfa`` for staff, ``require_mfa_customers`` for a customer's account."""
+    return bool(settings.get("require_mfa_customers" if isinstance(account, Customer) else "require_mfa"))
 
 
 # --- checking a code at login ------------------------------------------------------------------------
 
-def verify(user: User, code: str) -> bool:
+def verify(user: User | Customer, code: str) -> bool:
     """A code from the user's app or email, or one of their backup codes. Each is accepted once."""
     code = _clean_code(code)
     if not code or len(code) > 32 or user.mfa_method not in METHODS:

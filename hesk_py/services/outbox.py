@@ -14,15 +14,18 @@ from hesk_py.models import OutboxMessage, Ticket, User
 
 
 def queue(template: str, recipient: str, *, ticket: Ticket | None = None, language: str | None = None,
-          context: dict[str, Any] | None = None) -> OutboxMessage | None:
+          context: dict[str, Any] | None = None, cc: list[str] | None = None) -> OutboxMessage | None:
     """Add one email to the outbox in the current transaction. Returns None for an empty address and for
-    a muted one (Tools -> Bans and mutes: its tickets are accepted, nothing is ever mailed to it)."""
+    a muted one (Tools -> Bans and mutes: its tickets are accepted, nothing is ever mailed to it); muted
+    ``cc`` addresses are left out too."""
     from hesk_py.services.bans import is_email_muted
 
     recipient = (recipient or "").strip()
     if not recipient or is_email_muted(recipient):
         return None
-    msg = OutboxMessage(template=template, recipient=recipient, language=language, context=context or {})
+    cc = [c.strip() for c in cc or () if c and c.strip() and not is_email_muted(c)]
+    msg = OutboxMessage(template=template, recipient=recipient, language=language, context=context or {},
+                        cc=cc or None)
     if ticket is not None:
         msg.ticket_id = ticket.id
     db.session.add(msg)

@@ -14,12 +14,15 @@ from typing import Any, Iterable, Mapping
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy import func, select
+from sqlalchemy.orm.attributes import set_committed_value
 
-from hesk_py import settings
+from hesk_py import settings, shared_cache
 from hesk_py.extensions import db
-from hesk_py.models import Category, Customer, Priority, Status, Ticket
+from hesk_py.models import Category, Customer, Priority, Status, Ticket, User
 from hesk_py.models.workflow import STATUS_CLOSED
-from hesk_py.services import antispam, attachments, attempts, bans, custom_fields, outbox, ratelimit, tickets
+from hesk_py.services import (
+    antispam, attachments, attempts, bans, custom_fields, followers, outbox, ratelimit, tickets,
+)
 from hesk_py.services.errors import AttachmentRefused, HeskError, InvalidTicketData, TicketNotFound
 
 SUBJECT_FROM_MESSAGE = 70  # characters of the message's first line used as a missing subject
@@ -29,10 +32,15 @@ class SubmissionRefused(HeskError):
     """The form comes back: ``errors`` maps field names (``form`` for the whole form) to messages;
     ``status`` is the HTTP status to answer with."""
 
-    def __init__(self, errors: dict[str, str], status: int = 400):
+    def __init__(self, errors: dict[str, str], status: int = 400, *, email_suggestion: str | None = None,
+                 corrected: dict[str, str] | None = None):
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
         self.errors = errors
         self.status = status
+        # the typo question (detect_typos): the address to offer instead of what was typed
+        self.email_suggestion = email_suggestion
+        # fields the checks changed (a suggestion the customer took): the form shows these values
+        self.corrected = corrected or {}
 
 
 class LookupBlocked(HeskError):
@@ -49,10 +57,12 @@ class Banned(HeskError):
 
 # --- what the forms offer ----------------------------------------------------------------------------
 
+# The lists are the same for every visitor: cached per process until a category or priority changes
+# (hesk_py/shared_cache.py). Their rows belong to no session: read them, never change them.
+
 def public_categories() -> list[Category]:
-    return list(db.session.scalars(
-        select(Category).where(Category.is_public.is_(True)).order_by(Category.sort_order, Category.id)
-    ))
+    return list(shared_cache.cached("public.categories", lambda: shared_cache.transient_rows(
+        Category, select(Category).where(Category.is_public.is_(True)).order_by(Category.sort_order, Category.id))))
 
 
 def public_category(category_id: Any) -> Category | None:
@@ -60,17 +70,38 @@ def public_category(category_id: Any) -> Category | None:
         cid = int(category_id)
     except (TypeError, ValueError):
         return None
-    category = db.session.get(Category, cid)
-    return category if category is not None and category.is_public else None
+    return next((c for c in public_categories() if c.id == cid), None)
 
 
 def customer_priorities() -> list[Priority]:
     """The priorities customers may choose (only when ``cust_urgency`` is on)."""
     if not settings.get("cust_urgency"):
         return []
-    return list(db.session.scalars(
-        select(Priority).where(Priority.can_customers_select.is_(True)).order_by(Priority.sort_order, Priority.id)
-    ))
+    return list(shared_cache.cached("public.priorities", lambda: shared_cache.transient_rows(
+        Priority, select(Priority).where(Priority.can_customers_select.is_(True))
+        .order_by(Priority.sort_order, Priority.id))))
+
+
+STAFF_NAMES_CACHED = 5000  # staff accounts kept in memory for the names on replies (more: asked per page)
+
+
+def staff_names(staff_ids) -> dict[int, str]:
+    """The names customers see on staff replies (nicknames when ``staff_nicknames``): the staff list is the same
+    for every ticket, so cached per process until a name changes (hesk_py/shared_cache.py)."""
+    use_nick = settings.get("staff_nicknames")
+
+    def shown(name, nick):
+        return nick if use_nick and nick else name
+
+    def load():
+        rows = db.session.execute(select(User.id, User.name, User.nickname).limit(STAFF_NAMES_CACHED + 1)).all()
+        return None if len(rows) > STAFF_NAMES_CACHED else {uid: (name, nick) for uid, name, nick in rows}
+
+    every = shared_cache.cached("public.staff_names", load)
+    if every is None:
+        every = {uid: (name, nick) for uid, name, nick in db.session.execute(
+            select(User.id, User.name, User.nickname).where(User.id.in_(sorted(staff_ids))))}
+    return {uid: shown(*every[uid]) for uid in staff_ids if uid in every}
 
 
 # --- filing a ticket ---------------------------------------------------------------------------------
@@ -117,6 +148,8 @@ def check_submission(sub: Submission) -> dict[str, Any]:
 
     name = _text(data, "name").strip()
     email = _text(data, "email").strip()
+    email2 = _text(data, "email2").strip()
+    typo = None
     subject = _text(data, "subject").strip()
     message = _text(data, "message")
     for key, value in (("name", name), ("email", email), ("email2", _text(data, "email2")), ("subject", subject)):
@@ -131,13 +164,16 @@ def check_submission(sub: Submission) -> dict[str, Any]:
             errors["email"] = str(_l("Please enter a valid email address."))
         elif not email and settings.get("require_email"):
             errors["email"] = str(_l("Please enter your email address."))
+        elif email:
+            email, email2, typo = _email_typo(data, email, email2)
     if len(subject) > tickets.MAX_SUBJECT and "subject" not in errors:
         errors["subject"] = str(_l("The subject is too long (at most %(n)s characters).", n=tickets.MAX_SUBJECT))
     if len(message) > tickets.MAX_MESSAGE:
         errors["message"] = str(_l("The message is too long."))
     if settings.get("confirm_email") and email and "email" not in errors \
-            and _text(data, "email2").strip().lower() != email.lower():
+            and email2.lower() != email.lower():
         errors["email2"] = str(_l("The two email addresses are not the same."))
+    cc = _followers(_text(data, "cc"), email, errors) if followers.enabled() else []
 
     category = public_category(data.get("category"))
     if category is None:
@@ -178,8 +214,13 @@ def check_submission(sub: Submission) -> dict[str, Any]:
     except AttachmentRefused as exc:
         errors["attachments"] = str(exc)
 
+    corrected = {"email": email, "email2": email2} if email != _text(data, "email").strip() else {}
+    if typo:
+        errors["email"] = str(_l("Did you mean %(email)s?", email=typo))
     if errors:
-        raise SubmissionRefused(errors)
+        only_the_question = typo is not None and list(errors) == ["email"]
+        raise SubmissionRefused(errors, status=200 if only_the_question else 400, email_suggestion=typo,
+                                corrected=corrected)
 
     if bans.is_ip_banned(sub.ip) or (email and bans.is_email_banned(email)):
         raise SubmissionRefused({"form": str(_l("You have been banned from submitting new support tickets."))},
@@ -201,7 +242,43 @@ def check_submission(sub: Submission) -> dict[str, Any]:
         subject = subject_from_message(message, name)
     return {"name": name, "email": email, "subject": subject, "message": message, "category_id": category.id,
             "priority_id": priority_id, "custom": custom or None, "uploads": uploads, "token": token,
-            "suggested_articles": suggested_articles(_values(data, "suggested")) or None}
+            "suggested_articles": suggested_articles(_values(data, "suggested")) or None, "followers": cc}
+
+
+def _email_typo(data: Mapping[str, Any], email: str, email2: str) -> tuple[str, str, str | None]:
+    """HESK's "Detect email typos" on the form: (email, confirmation, the suggestion to ask about or None).
+    The form asks once: it comes back with "Did you mean ...?", the address asked about (``email_checked``)
+    and a button sending the suggestion (``email_use``); the same address sent again is what the customer
+    meant."""
+    from hesk_py.services import email_typos
+
+    suggestion = email_typos.suggestion_for(email)
+    if suggestion is None:
+        return email, email2, None
+    checked = _text(data, "email_checked").strip().lower()
+    if checked != email.lower():
+        return email, email2, suggestion
+    if _text(data, "email_use").strip().lower() == suggestion.lower():
+        return suggestion, suggestion if email2.lower() == checked else email2, None
+    return email, email2, None
+
+
+def _followers(raw: str, email: str, errors: dict[str, str]) -> list[str]:
+    """The form's "Cc / followers" field (HESK's ``multi_eml``): addresses separated by commas, each once,
+    without the customer's own address; banned addresses are dropped, and with customer accounts on so are
+    addresses without a verified account. A problem goes under ``cc``."""
+    if len(raw) > followers.MAX_FIELD:
+        errors["cc"] = str(_l("This field is too long."))
+        return []
+    valid, invalid = followers.parse(raw)
+    if invalid:
+        errors["cc"] = followers.invalid_message(invalid)
+        return []
+    valid = [a for a in valid if a != email.strip().lower()]
+    if len(valid) > followers.MAX_FROM_CUSTOMER:
+        errors["cc"] = followers.too_many_message(followers.MAX_FROM_CUSTOMER)
+        return []
+    return followers.with_verified_accounts([a for a in valid if not bans.is_email_banned(a)])
 
 
 def _values(data: Mapping[str, Any], name: str) -> list[str]:
@@ -253,18 +330,22 @@ def submit_ticket(sub: Submission) -> Ticket:
     saved = attachments.store(checked.pop("uploads"))
     try:
         with tickets.one_transaction():
-            antispam.spend_nonce(token.nonce)
             ticket = tickets.create_ticket(
                 **checked, actor=tickets.Actor.customer(checked["name"]), language=sub.language, ip=sub.ip,
                 attachments=saved,
             )
-            antispam.note_trackid(token.nonce, ticket.trackid)
+            trackid = ticket.trackid
+            # last, with the ticket's tracking ID: a duplicate (a double click, a replayed POST) waits here for
+            # the first one's commit, then rolls its own ticket back (antispam.spend_nonce)
+            antispam.spend_nonce(token.nonce, trackid)
     except InvalidTicketData as exc:  # the ticket service's own rules, should any remain
         attachments.discard(saved)
         raise SubmissionRefused(exc.errors) from None
     except BaseException:
         attachments.discard(saved)
         raise
+    # the commit expired the ticket: keep its tracking ID, so the confirmation page needs no reload
+    set_committed_value(ticket, "trackid", trackid)
     ratelimit.flood_mark("ticket", sub.ip, int(settings.get("flood")))
     return ticket
 
@@ -299,6 +380,32 @@ def find_ticket(trackid: str, email: str | None, ip: str) -> Ticket:
         raise
 
 
+# --- who is looking: the requester or a follower -----------------------------------------------------
+
+def viewer_id(ticket: Ticket, email: str | None) -> int | None:
+    """The customer id of the follower whose address this is (None: the requester's, or nobody's), so
+    that what this browser then does on the ticket is theirs."""
+    if followers.is_requester(ticket, email):
+        return None
+    customer = followers.follower_by_email(ticket, email)
+    return customer.id if customer is not None else None
+
+
+def customer_actor(ticket: Ticket, follower_id: int | None = None) -> tickets.Actor:
+    """Who acts on the ticket page: the follower this browser came in as, else the requester."""
+    found = followers.follower(ticket, follower_id)
+    if found is not None:
+        return tickets.Actor.customer(found.name or found.email, found.id)
+    return tickets.Actor.customer(ticket.name)
+
+
+def shown_followers(ticket: Ticket, follower_id: int | None = None) -> list[dict[str, Any]]:
+    """The followers as the ticket page shows them to a customer: names, and other people's addresses
+    masked (``j…@example.com``); the viewer's own address in full."""
+    return [{"name": c.name, "email": c.email if c.id == follower_id else followers.mask(c.email),
+             "you": c.id == follower_id} for c in followers.followers_of(ticket)]
+
+
 # --- replying -----------------------------------------------------------------------------------------
 
 def reply_problem(ticket: Ticket) -> str | None:
@@ -310,8 +417,10 @@ def reply_problem(ticket: Ticket) -> str | None:
     return None
 
 
-def customer_reply(ticket: Ticket, data: Mapping[str, Any], files: Iterable[Any], ip: str):
-    """A reply from the ticket page. Raises SubmissionRefused (``message``, ``attachments``, ``form``)."""
+def customer_reply(ticket: Ticket, data: Mapping[str, Any], files: Iterable[Any], ip: str,
+                   actor: tickets.Actor | None = None):
+    """A reply from the ticket page, by ``actor`` (the requester when None; a follower's is theirs).
+    Raises SubmissionRefused (``message``, ``attachments``, ``form``)."""
     errors: dict[str, str] = {}
     problem = reply_problem(ticket)
     if problem:
@@ -338,7 +447,7 @@ def customer_reply(ticket: Ticket, data: Mapping[str, Any], files: Iterable[Any]
     try:
         with tickets.one_transaction():
             antispam.spend_nonce(token.nonce)
-            reply = tickets.add_reply(ticket, message=message, actor=tickets.Actor.customer(ticket.name),
+            reply = tickets.add_reply(ticket, message=message, actor=actor or tickets.Actor.customer(ticket.name),
                                       attachments=saved)
     except InvalidTicketData as exc:
         attachments.discard(saved)
@@ -369,7 +478,10 @@ def send_ticket_list(email: str, *, open_only: bool, language: str | None) -> in
     customer_id = db.session.scalar(select(Customer.id).where(Customer.email == email.lower()))
     if customer_id is None:
         return 0
-    stmt = (select(Ticket).join(Status, Status.id == Ticket.status_id).where(Ticket.customer_id == customer_id)
+    mine = Ticket.customer_id == customer_id
+    # the tickets this address follows (Cc) too
+    stmt = (select(Ticket).join(Status, Status.id == Ticket.status_id)
+            .where(mine | Ticket.id.in_(followers.followed_ticket_ids([customer_id])))
             .order_by(Ticket.updated_at.desc()).limit(MAX_LISTED))
     if open_only:
         stmt = stmt.where(Status.kind != STATUS_CLOSED)
@@ -380,9 +492,11 @@ def send_ticket_list(email: str, *, open_only: bool, language: str | None) -> in
 
     with force_locale(language or settings.get("language") or "en"):
         listed = [{"trackid": t.trackid, "subject": t.subject, "status": label(t.status)} for t in found]
+    own = next((t for t in found if t.customer_id == customer_id), None)
+    name = own.name if own is not None else (db.session.get(Customer, customer_id).name or "")
     try:
         outbox.queue("forgot_ticket_id", email, language=language,
-                     context={"name": found[0].name, "tickets": listed, "count": len(listed)})
+                     context={"name": name, "tickets": listed, "count": len(listed)})
         db.session.commit()
     except Exception:
         db.session.rollback()

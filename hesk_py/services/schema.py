@@ -13,6 +13,9 @@ from alembic.script import ScriptDirectory
 from hesk_py.extensions import db
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+# app.extensions key: this process saw the database at the newest revision (admin/upgrade.py sets it; it
+# cannot fall behind while the code stays the same)
+SCHEMA_AT_HEAD = "hesk_schema_at_head"
 
 
 def alembic_config() -> Config:

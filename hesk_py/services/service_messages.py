@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import func, or_, select
 
+from hesk_py import shared_cache
 from hesk_py.extensions import db
 from hesk_py.i18n import LANGUAGES
 from hesk_py.models.service_messages import FORMAT_MARKDOWN, FORMATS, STYLES, ServiceMessage
@@ -32,14 +33,15 @@ class InvalidServiceMessage(HeskError):
         self.errors = errors
 
 
-def published_for(language: str | None) -> list[ServiceMessage]:
+def _published_stmt(language: str | None):
     """The messages customers see, in order: published, for every language or for ``language``."""
     stmt = select(ServiceMessage).where(ServiceMessage.is_published.is_(True))
     if language:
         stmt = stmt.where(or_(ServiceMessage.language.is_(None), ServiceMessage.language == language))
     else:
         stmt = stmt.where(ServiceMessage.language.is_(None))
-    return list(db.session.scalars(stmt.order_by(ServiceMessage.sort_order, ServiceMessage.id)))
+    return stmt.order_by(ServiceMessage.sort_order, ServiceMessage.id)
+
 
 
 def all_messages() -> list[ServiceMessage]:
@@ -136,5 +138,11 @@ def render(row: ServiceMessage) -> Markup | None:
 
 
 def for_page(language: str | None) -> list[tuple[ServiceMessage, Markup | None]]:
-    """What the home page shows: (message, its HTML or None for plain text)."""
-    return [(row, render(row)) for row in published_for(language)]
+    """What the home page shows: (message, its HTML or None for plain text). The same for every visitor
+    reading in ``language``: cached per process, rendered once, until a message changes
+    (hesk_py/shared_cache.py); the rows belong to no session."""
+    def load():
+        stmt = _published_stmt(language)
+        return tuple((row, render(row)) for row in shared_cache.transient_rows(ServiceMessage, stmt))
+
+    return list(shared_cache.cached(f"service_messages:{language or ''}", load))

@@ -17,7 +17,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import lazyload, selectinload
 
 from hesk_py import settings
 from hesk_py.extensions import db
@@ -31,6 +31,7 @@ from hesk_py.models import (
     Status,
     Ticket,
     TicketEvent,
+    TicketFollower,
     User,
 )
 from hesk_py.models.tickets import OPENED_BY_CUSTOMER, OPENED_BY_STAFF
@@ -42,6 +43,7 @@ from hesk_py.models.workflow import (
     STATUS_RESOLVED,
     STATUS_WAITING_REPLY,
 )
+from hesk_py.services import followers as follower_rules
 from hesk_py.services import outbox
 from hesk_py.services.errors import InvalidTicketData, TicketNotFound
 
@@ -55,6 +57,7 @@ _HEADER_BREAKERS = re.compile(r"[\r\n\x00]")
 MAX_NAME = 255
 MAX_SUBJECT = 255
 MAX_MESSAGE = 1_000_000
+REPLY_FORMATS = ("text", "markdown")  # Reply.message_format
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,17 @@ def _mail_context(ticket: Ticket, **extra: Any) -> dict[str, Any]:
     return ctx
 
 
+def _notify_customers(template: str, ticket: Ticket, **extra: Any) -> int:
+    """Queue a customer notification: the requester in To, the followers in Cc (one email per language,
+    muted addresses left out, ``email_max_recipients`` respected). Returns how many emails were queued."""
+    queued = 0
+    for to, cc, language in follower_rules.mail_groups(ticket):
+        if outbox.queue(template, to, cc=cc, ticket=ticket, language=language,
+                        context=_mail_context(ticket, **extra)) is not None:
+            queued += 1
+    return queued
+
+
 def _validate_contact(name: str, email: str, *, email_required: bool) -> tuple[str, str, dict[str, str]]:
     errors: dict[str, str] = {}
     name = (name or "").strip()
@@ -180,6 +194,120 @@ def _get_or_create_customer(name: str, email: str, language: str | None) -> Cust
         # another request created the same customer at the same moment
         customer = db.session.scalar(select(Customer).where(Customer.email == key))
     return customer
+
+
+# --- followers (Cc): further customers of a ticket ---------------------------------------------------
+
+def _people(raw, errors: dict[str, str]) -> list[tuple[str, str]]:
+    """(name, address lower-cased) of each follower given as an address or a (name, address) pair, each
+    address once; an invalid one puts a message under ``errors["followers"]``."""
+    people: list[tuple[str, str]] = []
+    bad: list[str] = []
+    seen: set[str] = set()
+    for item in raw:
+        name, email = item if isinstance(item, tuple) else ("", item)
+        name = _HEADER_BREAKERS.sub(" ", name or "").strip()[:MAX_NAME]
+        email = (email or "").strip()
+        if not follower_rules.valid_email(email) or _HEADER_BREAKERS.search(email):
+            bad.append(email)
+            continue
+        if email.lower() not in seen:
+            seen.add(email.lower())
+            people.append((name, email.lower()))
+    if bad:
+        errors["followers"] = follower_rules.invalid_message(bad)
+    elif len(people) > follower_rules.MAX_PER_TICKET:
+        errors["followers"] = follower_rules.too_many_message(follower_rules.MAX_PER_TICKET)
+    return people
+
+
+def _add_followers(ticket: Ticket, people: list[tuple[str, str]], actor: Actor, now: datetime, *,
+                   strict: bool = True) -> list[Customer]:
+    """Make these people followers of the ticket (the requester and those already following are
+    skipped), one history row each. Beyond ``MAX_PER_TICKET`` followers: InvalidTicketData, or (not
+    ``strict``: merging, email) the rest is left out."""
+    requester = (ticket.email or "").lower()
+    have = set(db.session.scalars(select(TicketFollower.customer_id)
+                                  .where(TicketFollower.ticket_id == ticket.id))) if ticket.follower_count else set()
+    added: list[Customer] = []
+    for name, email in people:
+        if not email or email == requester:
+            continue
+        customer = _get_or_create_customer(name, email, None)
+        if customer is None or customer.id in have or customer.id == ticket.customer_id:
+            continue
+        if len(have) >= follower_rules.MAX_PER_TICKET:
+            if strict:
+                raise InvalidTicketData({"followers": follower_rules.too_many_message(follower_rules.MAX_PER_TICKET)})
+            break
+        db.session.add(TicketFollower(ticket_id=ticket.id, customer_id=customer.id, created_at=now))
+        have.add(customer.id)
+        _history(ticket, actor, "follower_added", email=customer.email, name=customer.name or name).created_at = now
+        added.append(customer)
+    if added:
+        # in SQL, so two changes at the same moment both count
+        ticket.follower_count = Ticket.follower_count + len(added)
+        db.session.flush()
+    return added
+
+
+def add_followers(ticket: Ticket, followers: list[str | tuple[str, str]], *, actor: Actor,
+                  strict: bool = True) -> list[Customer]:
+    """Add followers (addresses or (name, address) pairs) to a ticket. Returns the customers added (those
+    already on the ticket are left as they are). Raises InvalidTicketData (``followers``); writes nothing
+    then. Not ``strict`` (email): beyond the most a ticket may have, the rest is left out."""
+    errors: dict[str, str] = {}
+    people = _people(followers, errors)
+    if errors:
+        raise InvalidTicketData(errors)
+    try:
+        added = _add_followers(ticket, people, actor, utcnow(), strict=strict)
+        _commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return added
+
+
+def remove_follower(ticket: Ticket, customer_id: int, *, actor: Actor) -> bool:
+    """Remove one follower from the ticket. False when they were not following it."""
+    from sqlalchemy import case, delete
+
+    customer = db.session.get(Customer, customer_id)
+    try:
+        gone = db.session.execute(delete(TicketFollower).where(
+            TicketFollower.ticket_id == ticket.id, TicketFollower.customer_id == customer_id)).rowcount
+        if gone:
+            ticket.follower_count = case((Ticket.follower_count > 0, Ticket.follower_count - 1), else_=0)
+            _history(ticket, actor, "follower_removed", email=customer.email if customer else "",
+                     name=customer.name if customer else "")
+        _commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return bool(gone)
+
+
+def set_followers(ticket: Ticket, followers: list[str | tuple[str, str]], *,
+                  actor: Actor) -> tuple[list[str], list[str]]:
+    """Make the ticket's followers exactly these (staff editing the ticket): those missing are removed,
+    the new ones added, each with a history row, in one transaction. Returns (added, removed) addresses.
+    Raises InvalidTicketData (``followers``); nothing changes then."""
+    errors: dict[str, str] = {}
+    people = _people(followers, errors)
+    if errors:
+        raise InvalidTicketData(errors)
+    wanted = {email for _name, email in people}
+    removed: list[str] = []
+    with one_transaction():
+        for current in follower_rules.followers_of(ticket):
+            if current.email not in wanted:
+                remove_follower(ticket, current.id, actor=actor)
+                removed.append(current.email)
+        db.session.flush()
+        db.session.refresh(ticket, ["follower_count"])
+        added = [c.email for c in _add_followers(ticket, people, actor, utcnow())]
+    return added, removed
 
 
 def pick_autoassign_owner(category: Category) -> User | None:
@@ -235,11 +363,13 @@ def create_ticket(
     suggested_articles: list[int] | None = None,
     opened_by: str | None = None,
     require_email: bool | None = None,
+    followers: list[str | tuple[str, str]] | None = None,
 ) -> Ticket:
     """File a new ticket. Raises InvalidTicketData with every problem found; writes nothing then.
 
     ``attachments`` are files already stored by the attachment storage:
-    dicts with saved_name, real_name, size, content_type.
+    dicts with saved_name, real_name, size, content_type. ``followers`` are further customers (Cc), as
+    addresses or (name, address) pairs; they get the notifications too.
     """
     if require_email is None:
         require_email = bool(settings.get("require_email")) and actor.kind != "staff"
@@ -260,6 +390,7 @@ def create_ticket(
     priority = db.session.get(Priority, priority_id) if priority_id else None
     if priority is None and category is not None:
         errors["priority"] = str(_l("Please choose a priority."))
+    people = _people(followers or [], errors)
     if errors:
         raise InvalidTicketData(errors)
 
@@ -306,9 +437,11 @@ def create_ticket(
         if owner is not None:
             _history(ticket, actor if owner_id is not None else Actor.system(), "assigned",
                      owner_id=owner.id, owner_name=owner.name, auto=ticket.autoassigned).created_at = now
+        if people:
+            _add_followers(ticket, people, actor, now)
 
-        if notify_customer and email and settings.get("notify_new"):
-            outbox.queue("new_ticket", email, ticket=ticket, language=language, context=_mail_context(ticket))
+        if notify_customer and settings.get("notify_new"):
+            _notify_customers("new_ticket", ticket)
         if owner is not None:
             if owner.id != actor.id and outbox.wants(owner, "notify_assigned"):
                 outbox.queue("ticket_assigned_to_you", owner.email, ticket=ticket, language=owner.language,
@@ -351,7 +484,8 @@ def get_ticket(trackid: str, *, email: str | None = None) -> Ticket:
     trackid = normalize_trackid(trackid)
     if not TRACKID_RE.match(trackid):
         raise TicketNotFound(trackid)
-    ticket = db.session.scalar(select(Ticket).where(Ticket.trackid == trackid))
+    # the owner (a whole staff row) is loaded only if a caller looks at it: customers' pages never do
+    ticket = db.session.scalar(select(Ticket).where(Ticket.trackid == trackid).options(lazyload(Ticket.owner)))
     if ticket is None:
         # the tracking ID of a ticket merged into another one keeps working (HESK's "merged")
         from hesk_py.models import TicketAlias
@@ -361,8 +495,8 @@ def get_ticket(trackid: str, *, email: str | None = None) -> Ticket:
             ticket = db.session.get(Ticket, merged_into)
     if ticket is None:
         raise TicketNotFound(trackid)
-    if email is not None and ticket.email.lower() != email.strip().lower():
-        raise TicketNotFound(trackid)
+    if email is not None and not follower_rules.is_customer_of(ticket, email):
+        raise TicketNotFound(trackid)  # neither the requester's address nor a follower's
     return ticket
 
 
@@ -414,16 +548,20 @@ def add_reply(
     status_id: int | None = None,
     notify: bool = True,
     attachments: list[dict[str, Any]] | None = None,
+    message_format: str = "text",
 ) -> Reply:
     """A reply from the customer or from staff. Staff replies set the ticket to Replied (or the chosen
     status) and notify the customer; customer replies set it to Waiting reply (reopening a resolved
-    ticket) and notify the owner, or the staff of the category when nobody owns it."""
+    ticket) and notify the owner, or the staff of the category when nobody owns it. ``message_format``:
+    "text", or "markdown" for a staff reply written in Markdown (stored as typed, shown rendered)."""
     if not (message or "").strip() and not attachments:
         raise InvalidTicketData({"message": str(_l("Please write a message."))})
     if len(message) > MAX_MESSAGE:
         raise InvalidTicketData({"message": str(_l("The message is too long."))})
     if actor.kind not in ("customer", "staff", "email"):
         raise ValueError(f"a reply needs a customer or staff actor, not {actor.kind}")
+    if message_format not in REPLY_FORMATS or (message_format != "text" and actor.kind != "staff"):
+        raise ValueError(f"a {actor.kind} reply cannot be {message_format}")
     try:
         now = _touch(ticket)
         staff = actor.kind == "staff"
@@ -431,9 +569,11 @@ def add_reply(
             ticket_id=ticket.id,
             author_type="staff" if staff else "customer",
             staff_id=actor.id if staff else None,
-            customer_id=None if staff else ticket.customer_id,
+            # a follower's reply is theirs (their customer id); otherwise the requester's
+            customer_id=None if staff else (actor.id or ticket.customer_id),
             name=(actor.name or ticket.name)[:255],
             message=message,
+            message_format=message_format,
             created_at=now,
         )
         db.session.add(reply)
@@ -460,9 +600,8 @@ def add_reply(
             _history(ticket, actor, "status", old=old_status, new=target.id)
 
         if staff:
-            if notify and ticket.email:
-                outbox.queue("new_reply_by_staff", ticket.email, ticket=ticket, language=ticket.language,
-                             context=_mail_context(ticket, reply_id=reply.id, staff_name=actor.name))
+            if notify:
+                _notify_customers("new_reply_by_staff", ticket, reply_id=reply.id, staff_name=actor.name)
         else:
             _notify_staff_of(ticket, "new_reply_by_customer", "notify_reply_my", "notify_reply_unassigned",
                              actor, reply_id=reply.id)
@@ -527,9 +666,8 @@ def change_status(ticket: Ticket, status_id: int, *, actor: Actor, notify: bool 
         now = _touch(ticket)
         _set_status(ticket, status, actor, now)
         _history(ticket, actor, "status", old=old, new=status.id)
-        if status.kind == STATUS_CLOSED and notify and ticket.email and settings.get("notify_closed"):
-            outbox.queue("ticket_closed", ticket.email, ticket=ticket, language=ticket.language,
-                         context=_mail_context(ticket))
+        if status.kind == STATUS_CLOSED and notify and settings.get("notify_closed"):
+            _notify_customers("ticket_closed", ticket)
         _commit()
     except Exception:
         db.session.rollback()
@@ -743,17 +881,24 @@ def staff_reply(
     assign_self: bool = False,
     priority_id: int | None = None,
     as_customer: bool = False,
+    message_format: str = "text",
 ) -> Reply:
     """A reply from the staff panel: optionally signed, assigning the ticket to its author, changing the
-    priority, or entered on the customer's behalf ("Submit as customer reply"). Everything, including
-    the author's draft being discarded, is one transaction."""
+    priority, or entered on the customer's behalf ("Submit as customer reply", always plain text: the
+    customer's words). ``message_format`` "markdown": written in Markdown (``staff_ticket_formatting``).
+    Everything, including the author's draft being discarded, is one transaction."""
     from hesk_py.models import ReplyDraft
 
     if not (message or "").strip() and not attachments:
         raise InvalidTicketData({"message": str(_l("Please write a message."))})
     actor = Actor.staff(user)
+    if as_customer:
+        message_format = "text"
     if sign and (user.signature or "").strip() and not as_customer:
-        message = f"{message.rstrip()}\n\n{user.signature.strip()}"
+        signature = user.signature.strip()
+        if message_format == "markdown":  # keep the signature's lines (a Markdown line break: two spaces)
+            signature = "  \n".join(line.rstrip() for line in signature.replace("\r\n", "\n").split("\n"))
+        message = f"{message.rstrip()}\n\n{signature}"
     with one_transaction():
         if assign_self and ticket.owner_id != user.id:
             assign(ticket, user.id, actor=actor)
@@ -765,7 +910,7 @@ def staff_reply(
             _history(ticket, actor, "customer_reply_entered", reply_id=reply.id)
         else:
             reply = add_reply(ticket, message=message, attachments=attachments, actor=actor,
-                              status_id=status_id, notify=notify)
+                              status_id=status_id, notify=notify, message_format=message_format)
         db.session.execute(
             ReplyDraft.__table__.delete().where(ReplyDraft.user_id == user.id, ReplyDraft.ticket_id == ticket.id)
         )
@@ -1040,15 +1185,39 @@ def unlink_tickets(ticket: Ticket, other: Ticket, *, actor: Actor) -> None:
         raise
 
 
-def linked_tickets(ticket: Ticket, visible_clause=None) -> list[Ticket]:
-    """The tickets linked to this one (only those matching ``visible_clause`` when given)."""
+_LINKED: dict = {}
+
+
+def linked_tickets(ticket: Ticket, visible_clause=None, *, viewer=None) -> list[Ticket]:
+    """The tickets linked to this one (only those matching ``visible_clause`` when given, or those ``viewer``
+    may see: then with a statement kept per permission shape, see ``ticket_access.visible_bound``)."""
     from hesk_py.models import TicketLink
 
+    if viewer is not None:
+        from sqlalchemy import bindparam
+        from sqlalchemy.orm import defer, lazyload
+
+        from hesk_py.services.ticket_access import visible_bound
+
+        visible, shape, params = visible_bound(viewer)
+        stmt = _LINKED.get(shape)
+        if stmt is None:
+            stmt = _LINKED[shape] = (
+                select(Ticket).join(TicketLink, TicketLink.linked_id == Ticket.id)
+                .where(TicketLink.ticket_id == bindparam("tid"), visible).order_by(Ticket.id)
+                .options(lazyload(Ticket.category), lazyload(Ticket.priority), lazyload(Ticket.owner),
+                         defer(Ticket.message)))
+        return list(db.session.scalars(stmt, dict(params, tid=ticket.id)).unique())
+
+    from sqlalchemy.orm import defer, lazyload
+
+    # the ticket page shows their tracking ID, subject and status: the rest is loaded only if asked for
     stmt = (
         select(Ticket)
         .join(TicketLink, TicketLink.linked_id == Ticket.id)
         .where(TicketLink.ticket_id == ticket.id)
         .order_by(Ticket.id)
+        .options(lazyload(Ticket.category), lazyload(Ticket.priority), lazyload(Ticket.owner), defer(Ticket.message))
     )
     if visible_clause is not None:
         stmt = stmt.where(visible_clause)
@@ -1113,6 +1282,13 @@ def merge_tickets(tickets: list[Ticket], *, actor: Actor) -> Ticket:
             db.session.add(TicketLink(ticket_id=linked_id, linked_id=target.id, created_at=utcnow()))
         for other in others:
             db.session.add(TicketAlias(trackid=other.trackid, ticket_id=target.id))
+        # HESK: the customers of the merged tickets become followers of the kept one (so they still see it)
+        people = []
+        for other in others:
+            if other.email:
+                people.append((other.name, other.email.lower()))
+            people.extend((f.name, f.email) for f in follower_rules.followers_of(other) if f.email)
+        _add_followers(target, people, actor, utcnow(), strict=False)
         target.merged_ids = merged
         db.session.flush()
         # the rows left on the merged tickets (drafts, viewers, timers, old links) go with them
@@ -1155,9 +1331,10 @@ def delete_ticket(ticket: Ticket, *, actor: Actor) -> list[str]:
 
 
 def resend_notification(ticket: Ticket, *, actor: Actor) -> str | None:
-    """Send the customer's last notification again: the latest staff reply, or the ticket received
-    email when staff has not replied yet. Returns the template queued (None: no email address)."""
-    if not ticket.email:
+    """Send the customer's last notification again (to the requester and the followers): the latest staff
+    reply, or the ticket received email when staff has not replied yet. Returns the template queued
+    (None: no email address to send to)."""
+    if not follower_rules.mail_groups(ticket):
         return None
     last_staff_reply = db.session.scalar(
         select(Reply).where(Reply.ticket_id == ticket.id, Reply.author_type == "staff")
@@ -1166,13 +1343,10 @@ def resend_notification(ticket: Ticket, *, actor: Actor) -> str | None:
     try:
         if last_staff_reply is not None:
             template = "new_reply_by_staff"
-            outbox.queue(template, ticket.email, ticket=ticket, language=ticket.language,
-                         context=_mail_context(ticket, reply_id=last_staff_reply.id,
-                                               staff_name=last_staff_reply.name))
+            _notify_customers(template, ticket, reply_id=last_staff_reply.id, staff_name=last_staff_reply.name)
         else:
             template = "new_ticket"
-            outbox.queue(template, ticket.email, ticket=ticket, language=ticket.language,
-                         context=_mail_context(ticket))
+            _notify_customers(template, ticket)
         _history(ticket, actor, "notification_resent", template=template)
         _commit()
     except Exception:
@@ -1181,25 +1355,53 @@ def resend_notification(ticket: Ticket, *, actor: Actor) -> str | None:
     return template
 
 
-def ban_ticket_email(ticket: Ticket, *, actor: Actor) -> bool:
-    """Ban the customer's email address (the bans service's rules). False when already banned."""
-    from hesk_py.models import BannedEmail
+def customer_address(ticket: Ticket, follower_id: int | None = None) -> str:
+    """The requester's address, or (``follower_id``) the address of that follower of the ticket. Raises
+    InvalidBan when there is none (a ticket without an address, a customer who does not follow it)."""
     from hesk_py.services import bans
 
-    value = bans.normalize_email_ban(ticket.email)  # raises InvalidBan for a ticket without an address
-    if bans.is_email_banned(value):
+    if follower_id is None:
+        return bans.normalize_email_ban(ticket.email)  # raises InvalidBan for a ticket without an address
+    found = follower_rules.follower(ticket, follower_id)
+    if found is None:
+        raise bans.InvalidBan(str(_l("This customer does not follow this ticket.")))
+    return bans.normalize_email_ban(found.email)
+
+
+def _list_ticket_email(ticket: Ticket, actor: Actor, follower_id: int | None, *, mute: bool) -> bool:
+    """Ban or mute (``mute``) the address of one of the ticket's customers, with a history row."""
+    from hesk_py.models import BannedEmail, MutedEmail
+    from hesk_py.services import bans
+
+    value = customer_address(ticket, follower_id)
+    if (bans.is_email_muted if mute else bans.is_email_banned)(value):
         return False
     try:
-        db.session.add(BannedEmail(email=value, banned_by_id=actor.id, created_at=utcnow()))
-        _history(ticket, actor, "banned_email", email=value)
+        if mute:
+            db.session.add(MutedEmail(email=value, muted_by_id=actor.id, created_at=utcnow()))
+        else:
+            db.session.add(BannedEmail(email=value, banned_by_id=actor.id, created_at=utcnow()))
+        _history(ticket, actor, "muted_email" if mute else "banned_email", email=value)
         _commit()
-    except IntegrityError:
+    except IntegrityError:  # listed by someone else at the same moment
         db.session.rollback()
         return False
     except Exception:
         db.session.rollback()
         raise
     return True
+
+
+def ban_ticket_email(ticket: Ticket, *, actor: Actor, follower_id: int | None = None) -> bool:
+    """Ban the requester's email address, or a follower's (``follower_id``), by the bans service's rules.
+    False when already banned."""
+    return _list_ticket_email(ticket, actor, follower_id, mute=False)
+
+
+def mute_ticket_email(ticket: Ticket, *, actor: Actor, follower_id: int | None = None) -> bool:
+    """Mute the requester's email address, or a follower's (``follower_id``): their tickets are still
+    accepted, the help desk sends that address no mail. False when already muted."""
+    return _list_ticket_email(ticket, actor, follower_id, mute=True)
 
 
 def ban_ticket_ip(ticket: Ticket, *, actor: Actor) -> bool:
@@ -1281,3 +1483,96 @@ def mark_replies_read(ticket: Ticket) -> None:
     except Exception:
         db.session.rollback()
         raise
+
+
+# --- a customer's tickets as a whole (customer accounts: email change, merge, deletion) ---------------
+
+def set_customer_email(customer_id: int, email: str) -> int:
+    """A customer's address changed: their tickets' copy of it follows, so notifications reach the new
+    address. In the caller's transaction; returns how many tickets changed."""
+    return db.session.execute(
+        update(Ticket).where(Ticket.customer_id == customer_id).values(email=email)
+    ).rowcount
+
+
+def move_customer_tickets(from_customer_id: int, to_customer_id: int | None) -> None:
+    """The tickets and replies of one customer become another's (None: no customer), in the caller's
+    transaction (merging two customers, deleting one)."""
+    db.session.execute(update(Ticket).where(Ticket.customer_id == from_customer_id)
+                       .values(customer_id=to_customer_id))
+    db.session.execute(update(Reply).where(Reply.customer_id == from_customer_id)
+                       .values(customer_id=to_customer_id))
+    _move_customer_followers(from_customer_id, to_customer_id)
+
+
+def _move_customer_followers(from_customer_id: int, to_customer_id: int | None) -> None:
+    """The tickets one customer follows, followed by another (None: by nobody), in the caller's transaction;
+    where the other one opened or follows the ticket already, the row just goes. The follower counts follow."""
+    from sqlalchemy import delete
+
+    affected = set(db.session.scalars(select(TicketFollower.ticket_id)
+                                      .where(TicketFollower.customer_id == from_customer_id)))
+    if to_customer_id is not None:
+        affected |= set(db.session.scalars(select(TicketFollower.ticket_id).join(
+            Ticket, Ticket.id == TicketFollower.ticket_id).where(TicketFollower.customer_id == to_customer_id,
+                                                                 Ticket.customer_id == to_customer_id)))
+    if not affected:
+        return
+    ids = sorted(affected)
+    if to_customer_id is not None:
+        taken = set(db.session.scalars(select(TicketFollower.ticket_id).where(
+            TicketFollower.customer_id == to_customer_id, TicketFollower.ticket_id.in_(ids))))
+        taken |= set(db.session.scalars(select(Ticket.id).where(Ticket.id.in_(ids),
+                                                                Ticket.customer_id == to_customer_id)))
+        free = [i for i in ids if i not in taken]
+        if free:
+            db.session.execute(update(TicketFollower).where(TicketFollower.customer_id == from_customer_id,
+                                                            TicketFollower.ticket_id.in_(free))
+                               .values(customer_id=to_customer_id).execution_options(synchronize_session=False))
+        # a requester never follows their own ticket
+        db.session.execute(delete(TicketFollower).where(TicketFollower.customer_id == to_customer_id,
+                                                        TicketFollower.ticket_id.in_(
+                                                            [i for i in ids if i in taken]),
+                                                        TicketFollower.ticket_id.in_(
+                                                            select(Ticket.id).where(Ticket.customer_id == to_customer_id)))
+                           .execution_options(synchronize_session=False))
+    db.session.execute(delete(TicketFollower).where(TicketFollower.customer_id == from_customer_id)
+                       .execution_options(synchronize_session=False))
+    count = (select(func.count()).select_from(TicketFollower).where(TicketFollower.ticket_id == Ticket.id)
+             .correlate(Ticket).scalar_subquery())
+    db.session.execute(update(Ticket).where(Ticket.id.in_(ids)).values(follower_count=count)
+                       .execution_options(synchronize_session=False))
+
+
+ANONYMOUS = "Anonymous"
+ANONYMIZED = "[anonymized]"
+
+
+def anonymize_ticket(ticket: Ticket, *, actor: Actor) -> list[str]:
+    """HESK's "anonymize ticket" (privacy): the customer's name and address, the IP, the subject, the
+    message, every reply, the custom field values and the files are replaced or removed; the customer's
+    name also goes from the history. Staff notes stay. Returns the stored file names to remove once the
+    transaction has committed."""
+    saved = list(db.session.scalars(select(Attachment.saved_name).where(Attachment.ticket_id == ticket.id,
+                                                                        Attachment.note_id.is_(None))))
+    try:
+        db.session.execute(Attachment.__table__.delete().where(Attachment.ticket_id == ticket.id,
+                                                               Attachment.note_id.is_(None)))
+        db.session.execute(update(Reply).where(Reply.ticket_id == ticket.id).values(message=ANONYMIZED))
+        db.session.execute(update(Reply).where(Reply.ticket_id == ticket.id, Reply.author_type != "staff")
+                           .values(name=ANONYMOUS, customer_id=None))
+        db.session.execute(update(TicketEvent).where(TicketEvent.ticket_id == ticket.id,
+                                                     TicketEvent.actor_type.in_(("customer", "email")))
+                           .values(actor_name=ANONYMOUS))
+        ticket.name, ticket.email, ticket.ip = ANONYMOUS, "", ""
+        ticket.subject, ticket.message, ticket.custom = ANONYMIZED, ANONYMIZED, None
+        ticket.customer_id = None
+        # the followers' names and addresses go too
+        db.session.execute(TicketFollower.__table__.delete().where(TicketFollower.ticket_id == ticket.id))
+        ticket.follower_count = 0
+        _history(ticket, actor, "anonymized")
+        _commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return saved

@@ -531,3 +531,31 @@ def test_notify_new_decides_whether_customers_get_a_confirmation(app, client, ad
     assert submit(client, "email", {"notify_new": None}).status_code == 302
     make_ticket()
     assert confirmations() == 1
+
+
+# tab, a good change, a bad value on another field (and the field its message sits beside)
+ONE_BAD_VALUE = [
+    ("general", {"hesk_title": "Changed"}, {"hesk_url": "ftp://help.example.com"}),
+    ("help_desk", {"flood": "9"}, {"max_listings": "0"}),
+    ("look", {"custom_footer": "<p>Changed</p>"}, {"theme_overrides.primary": "blue-ish"}),
+    ("knowledgebase", {"kb_search_limit": "5"}, {"kb_cols": "9"}),
+    ("email", {"noreply_name": "Changed"}, {"smtp_host_port": "70000"}),
+    ("ticket_list", {"email_column": "1"}, {"format_submitted": "no codes"}),
+    ("misc", {"alink": None}, {"online_min": "0"}),
+]
+
+
+@pytest.mark.parametrize("tab,good,bad", ONE_BAD_VALUE, ids=[row[0] for row in ONE_BAD_VALUE])
+def test_on_every_tab_one_bad_value_leaves_every_stored_setting_unchanged(app, client, admin_in, tab, good, bad):
+    submit(client, "general", {"hesk_title": "Before"})
+    before = rows(app)
+    resp = submit(client, tab, {**good, **bad})
+    assert resp.status_code == 422
+    assert rows(app) == before  # not even the good change was written
+    html = resp.get_data(as_text=True)
+    (bad_key,) = bad
+    assert f'id="{field(bad_key)}-error"' in html and "Nothing was saved." in html
+    form = form_of(html)
+    assert form.get(field(bad_key)) == bad[bad_key]  # as typed
+    for key, value in good.items():
+        assert form.get(field(key)) == (value if value is not None else None)

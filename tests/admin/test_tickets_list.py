@@ -163,6 +163,31 @@ def test_search_from_the_list(app, admin_client, make_ticket):
     assert "No tickets match your search." in text_of(admin_client.get("/admin/", query_string={"q": "zzzzqqq"}))
 
 
+def test_search_pages_of_many_matches(app, admin_client, make_ticket, monkeypatch):
+    """A common word: the newest matches come first, page by page. On MariaDB the list reads the newest
+    tickets row by row (here: when there are more than 4) and says there are "more than" the ones read
+    instead of counting every match; elsewhere the exact number is shown."""
+    from hesk_py.services import search
+
+    monkeypatch.setattr(search, "TEXT_WINDOW_FIRST", 4)
+    found = [make_ticket(subject=f"Refund {i}", message="Please refund my order.") for i in range(7)]
+    others = [make_ticket(subject=f"Other {i}", message="Nothing here.") for i in range(6)]
+    for minutes, trackid in enumerate(reversed(found)):
+        _touch(app, trackid, minutes)  # the last one made is the most recently changed
+    for minutes, trackid in enumerate(others):
+        _touch(app, trackid, 30 + minutes)
+    html = text_of(admin_client.get("/admin/", query_string={"q": "refund", "per_page": "3"}))
+    assert _rows(html) == found[::-1][:3]
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("mysql"):
+        assert "Number of tickets: more than 3" in html and ">Last<" not in html
+    else:
+        assert "Number of tickets: 7 | Number of pages: 3" in html
+    second = text_of(admin_client.get("/admin/", query_string={"q": "refund", "per_page": "3", "page": "2"}))
+    assert _rows(second) == found[::-1][3:6]
+    third = text_of(admin_client.get("/admin/", query_string={"q": "refund", "per_page": "3", "page": "3"}))
+    assert _rows(third) == found[:1] and 'rel="next"' not in third
+
+
 def test_export_csv_respects_filters_and_neutralises_formulas(app, admin_client, make_ticket):
     make_ticket(subject="=HYPERLINK(\"http://evil.example\")", name="@SUM(1)", message="Сообщение")
     make_ticket(subject="Plain", priority_id=2)

@@ -72,3 +72,42 @@ def test_settings_on_a_phone(live_server, page, admin, screenshot):
     assert "Acme Support" in page.locator("#saved").inner_text()
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     screenshot("phone")
+
+
+# tab -> (the field changed, how it is changed, the page where the effect shows, what is seen there)
+def _change_on_every_tab():
+    return [
+        ("general", "hesk_title", lambda p: p.fill("#hesk_title", "Acme Help Centre"),
+         "/", lambda p: p.locator("header .brand").inner_text() == "Acme Help Centre"),
+        ("help_desk", "cust_urgency", lambda p: p.uncheck("#cust_urgency"),
+         "/submit_ticket?category=1", lambda p: p.locator("#priority").count() == 0 and p.locator("#subject").count() == 1),
+        ("look", "custom_footer", lambda p: p.fill("#custom_footer", "<p>Open 9 to 5, Monday to Friday</p>"),
+         "/", lambda p: "Open 9 to 5, Monday to Friday" in p.locator("body").inner_text()),
+        ("knowledgebase", "kb_enable", lambda p: p.check("input[name=kb_enable][value='0']"),
+         "/knowledgebase", lambda p: "Page not found" in p.locator("body").inner_text() or p.title().startswith("Not")),
+        ("email", "confirm_email", lambda p: p.check("#confirm_email"),
+         "/submit_ticket?category=1", lambda p: p.locator("#email2").is_visible()),
+        ("ticket_list", "ticket_list", lambda p: p.check("input[name=ticket_list][value=owner]"),
+         "/admin/", lambda p: p.locator("table.list th", has_text="Owner").count() == 1),
+        ("misc", "submit_notice", lambda p: p.check("#submit_notice"),
+         "/submit_ticket?category=1", lambda p: "We have recorded your IP address" in p.locator("form.ticket-form").inner_text()),
+    ]
+
+
+def test_on_every_tab_a_change_is_saved_and_takes_effect(live_server, page, admin, make_ticket, screenshot):
+    make_ticket()  # the staff list has a row to show its columns
+    _log_in(page, live_server)
+    for tab, key, change, where, effect in _change_on_every_tab():
+        d = settings.definition(key)
+        page.goto(f"{live_server.url}/admin/settings/{tab}")
+        box = page.locator(f"#setting-{d.field_name} details.help")
+        box.locator("summary").click()
+        assert str(d.help) in box.locator(".help-body").inner_text()
+        change(page)
+        page.click("button.primary:has-text('Save changes')")
+        page.wait_for_selector("#saved")
+        assert str(d.label) in page.locator("#saved").inner_text()
+        screenshot(f"{tab}-saved")
+        page.goto(live_server.url + where)
+        assert effect(page), f"{tab}: {key} did not take effect on {where}"
+        screenshot(f"{tab}-effect")

@@ -86,7 +86,7 @@ def test_the_edited_template_in_the_customers_language_is_what_arrives(app_ctx, 
     assert "Шановний(а) Olena Kovalenko (Olena)," in body
     assert f"Заявку {uk.trackid} отримано." in body
     status, priority = _labels(uk, "uk")
-    assert f"Категорія: General; статус: {status}; пріоритет: {priority}." in body
+    assert f"Категорія: Загальне; статус: {status}; пріоритет: {priority}." in body
     assert "Він мовчить.\nДеталі: https://example.org/printer" in body
     assert f"Посилання: {URL}/ticket?track={uk.trackid}\nHelp Desk" in body
     assert got["X-Hesk-Tracking-ID"] == uk.trackid

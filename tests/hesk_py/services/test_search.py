@@ -243,3 +243,192 @@ def test_filter_round_trips_through_its_arguments():
     again = search.from_args(MultiDict([(k, v) for k, vs in f.to_args().items()
                                         for v in (vs if isinstance(vs, list) else [vs])]))
     assert again == f
+
+
+# --- the ticket counts (migration 0019) and reading the newest tickets first -----------------------
+
+def _counted_rows():
+    from hesk_py.models import TicketCount
+
+    return {(c.status_id, c.category_id, c.owner_id, c.priority_id, bool(c.tagged)): c.n
+            for c in db.session.scalars(select(TicketCount)) if c.n}
+
+
+def _recounted():
+    from sqlalchemy import func
+
+    owner = func.coalesce(Ticket.owner_id, 0)
+    rows = db.session.execute(select(Ticket.status_id, Ticket.category_id, owner, Ticket.priority_id, Ticket.tagged,
+                                     func.count()).group_by(Ticket.status_id, Ticket.category_id, owner,
+                                                            Ticket.priority_id, Ticket.tagged)).all()
+    return {(s, c, o, p, bool(t)): n for s, c, o, p, t, n in rows}
+
+
+def test_ticket_counts_follow_every_change(people):
+    """The counts the list reads instead of counting tickets are kept by triggers: whatever changes a
+    ticket (the ticket service, a bulk UPDATE, a delete) they agree with a count of the tickets."""
+    from sqlalchemy import update
+
+    admin, general = people["admin"], people["general"]
+    staff = Actor.staff(admin)
+    a, b, c, d = _ticket(), _ticket(category_id=2), _ticket(priority_id=PRIORITY_CRITICAL), _ticket()
+    assert search.counts_table_ready() and _counted_rows() == _recounted()
+    svc.assign(a, general.id, actor=staff)
+    svc.change_priority(a, PRIORITY_HIGH, actor=staff)
+    svc.change_category(d, 2, actor=staff)
+    svc.set_tagged(c, True, actor=staff)
+    svc.change_status(b, 5, actor=staff)
+    svc.add_reply(d, message="Reply", actor=staff)  # changes the status and the counters on the ticket
+    assert _counted_rows() == _recounted()
+    svc.resolve(c, actor=staff)
+    svc.merge_tickets([a, d], actor=staff)
+    svc.delete_ticket(b, actor=staff)
+    db.session.execute(update(Ticket).values(owner_id=None))  # bulk SQL outside the ticket service
+    db.session.commit()
+    assert _counted_rows() == _recounted()
+    assert sum(_counted_rows().values()) == db.session.query(Ticket).count() == 2
+    search.rebuild_ticket_counts()
+    assert _counted_rows() == _recounted()
+
+
+def _totals(user, **args):
+    page = search.list_tickets(user, search.from_args(MultiDict(args)))
+    return page.total, len(search.all_matching_ids(user, search.from_args(MultiDict(args))))
+
+
+def test_list_totals_from_the_counts_match_the_tickets(people, make_user):
+    """Totals read from the ticket counts are those of the tickets the list shows, filter by filter, and
+    for staff limited to their categories or their own tickets."""
+    db.session.commit()  # make_user works in a session of its own (SQLite: one writer at a time)
+    own_id = make_user("own", category_ids=[1, 2], features=["can_view_tickets"])
+    by_me_id = make_user("byme", category_ids=[1], features=["can_view_tickets", "can_view_ass_by"])
+    admin, general = people["admin"], people["general"]
+    staff = Actor.staff(admin)
+    own_only, by_me = db.session.get(User, own_id), db.session.get(User, by_me_id)
+    for i in range(6):
+        t = _ticket(category_id=1 + i % 2, priority_id=PRIORITY_CRITICAL if i % 3 == 0 else PRIORITY_HIGH)
+        if i % 2:
+            svc.assign(t, general.id, actor=staff)
+        elif i == 2:
+            svc.assign(t, own_only.id, actor=staff)
+        elif i == 4:
+            svc.assign(t, admin.id, actor=Actor.staff(by_me))  # assigned by "byme", to someone else
+        if i == 5:
+            svc.set_tagged(t, True, actor=staff)
+    svc.resolve(t, actor=staff)
+    filters = [{}, {"view": "all"}, {"view": "mine"}, {"view": "unassigned"}, {"view": "others"},
+               {"view": "tagged"}, {"category": "2"}, {"priority": "1"}, {"owner": "none"},
+               {"owner": str(general.id)}, {"status": "4"}, {"view": "all", "cot": "1", "per_page": "2"}]
+    for user in (admin, general, own_only, by_me):
+        for args in filters:
+            total, listed = _totals(user, **args)
+            assert total == listed, (user.username, args)
+    # the counts' totals and the per-status branches agree page by page, critical tickets first
+    pages = [search.list_tickets(admin, search.from_args(MultiDict({"view": "all", "per_page": "2",
+                                                                    "page": str(p)}))).tickets for p in (1, 2, 3)]
+    ids = [t.id for page in pages for t in page]
+    assert len(ids) == len(set(ids)) == 6
+    assert [t.priority_id for t in pages[0]] == [PRIORITY_CRITICAL, PRIORITY_CRITICAL]
+    # "byme" sees the ticket they assigned (counted from the tickets: the counts do not keep who assigned)
+    counts = search.quick_counts(by_me, open_ids=search.open_status_ids(), due_soon_days=7)
+    assert counts.open == len(_find(by_me)) == 1
+
+
+def test_text_search_reads_the_newest_tickets_first(people):
+    """A text search finds the same tickets in the same order (last change first) whether it reads the
+    newest tickets row by row (MariaDB, when the first ones fill the page) or asks the full-text index;
+    a page read row by row says there are more instead of counting them all."""
+    admin, general = people["admin"], people["general"]
+    now = utcnow()
+    matching, others = [], []
+    for i in range(16):
+        if i % 2:
+            t = _ticket(subject=f"Printer {i}", message="The office printer is jammed.")
+            matching.append(t)
+        elif i % 4 == 0:
+            t = _ticket(subject=f"Question {i}", message="Something else entirely.")
+            others.append(t)
+        else:
+            t = _ticket(subject=f"Question {i}", message="Nothing to see.")
+            svc.add_reply(t, message="Принтер знову друкує порожні сторінки.", actor=Actor.customer("Mykola"))
+            matching.append(t)
+        t.updated_at = now - timedelta(minutes=60 - i)
+    rare = _ticket(subject="Toner", message="Rare cartridge question")
+    rare.updated_at = now - timedelta(days=30)
+    secret = _ticket(category_id=2, subject="Printer in billing", message="printer")
+    secret.updated_at = now
+    db.session.commit()
+    newest_first = [t.trackid for t in sorted(matching, key=lambda t: t.updated_at, reverse=True)]
+    row_by_row = db.session.get_bind().dialect.name in ("mysql", "mariadb")
+
+    def page(user, q, n, **args):
+        f = search.from_args(MultiDict({"q": q, "what": "message", "per_page": "3", "page": str(n), **args}))
+        return search.list_tickets(user, f, text_window=4)
+
+    # "printer" or its Ukrainian cousin: only subjects/messages have one, only replies the other
+    first = page(admin, "printer", 1)
+    assert [t.trackid for t in first.tickets] == [secret.trackid] + [
+        t.trackid for t in sorted(matching, key=lambda t: t.updated_at, reverse=True) if t.subject.startswith("Printer")][:2]
+    assert first.more == row_by_row and (first.total == 3 if row_by_row else first.total == 9)
+    ukrainian = page(general, "ПРИНТЕР", 1)
+    assert [t.trackid for t in ukrainian.tickets] == [t.trackid for t in sorted(matching, key=lambda t: t.updated_at,
+                                                                                reverse=True)
+                                                      if t.subject.startswith("Question")][:3]
+    # page by page, staff limited to their category: the billing ticket never shows
+    seen = []
+    for n in range(1, 6):
+        got = page(general, "printer", n)
+        seen += [t.trackid for t in got.tickets]
+        if not got.tickets or not got.more and n >= got.pages:
+            break
+    assert seen == [t for t in newest_first if t in {m.trackid for m in matching if m.subject.startswith("Printer")}]
+    assert secret.trackid not in seen
+    # a rare word is not among the newest tickets: the full-text index finds it, counted exactly
+    rare_page = page(general, "cartridge", 1)
+    assert [t.trackid for t in rare_page.tickets] == [rare.trackid] and rare_page.total == 1 and not rare_page.more
+    assert page(general, "nosuchwordanywhere", 1).tickets == []
+
+
+def test_kept_statements_take_each_users_own_categories(people, make_user):
+    """The list keeps its statements per permission shape and runs them with each user's id and categories:
+    two staff members with the same permissions in different categories, asked in turn, each see and count
+    only their own category's tickets."""
+    db.session.commit()
+    features = ["can_view_tickets", "can_view_unassigned", "can_view_ass_others"]
+    ids = make_user("one", category_ids=[1], features=features), make_user("two", category_ids=[2], features=features)
+    one, two = (db.session.get(User, i) for i in ids)
+    first = {_ticket(category_id=1, subject=f"First {i}").trackid for i in range(3)}
+    second = {_ticket(category_id=2, subject=f"Second {i}").trackid for i in range(2)}
+    svc.assign(db.session.scalar(select(Ticket).where(Ticket.trackid == sorted(second)[0])), two.id,
+               actor=Actor.staff(people["admin"]))
+    open_ids = search.open_status_ids()
+    for _round in range(2):
+        for user, mine in ((one, first), (two, second)):
+            for view in ("open", "all", "unassigned", "others", "mine"):
+                found = set(_find(user, view=view))
+                assert found <= mine, (user.username, view)
+            assert set(_find(user)) == mine
+            counts = search.quick_counts(user, open_ids=open_ids, due_soon_days=7)
+            assert counts.open == len(mine)
+    assert search.quick_counts(two, open_ids=open_ids, due_soon_days=7).mine == 1
+    assert search.quick_counts(one, open_ids=open_ids, due_soon_days=7).mine == 0
+
+
+def test_text_search_for_staff_who_see_few_tickets(people, monkeypatch):
+    """The walk for the newest tickets is bounded (MariaDB stops reading after TEXT_WALK_MAX rows): a staff
+    member who sees few of the tickets then gets the full-text index's answer, the same tickets."""
+    general = people["general"]
+    now = utcnow()
+    mine = []
+    for i in range(12):
+        t = _ticket(category_id=2 if i % 3 else 1, subject=f"Scanner {i}", message="The scanner is broken.")
+        t.updated_at = now - timedelta(minutes=i)
+        if t.category_id == 1:
+            mine.append(t.trackid)
+    db.session.commit()
+    f = search.from_args(MultiDict({"q": "scanner", "what": "message", "per_page": "2"}))
+    walked = search.list_tickets(general, f, text_window=1)
+    monkeypatch.setattr(search, "TEXT_WALK_MAX", 2)
+    indexed = search.list_tickets(general, f, text_window=1)
+    assert [t.trackid for t in walked.tickets] == [t.trackid for t in indexed.tickets] == mine[:2]
+    assert not indexed.more and indexed.total == len(mine) == 4
